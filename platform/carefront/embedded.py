@@ -1,0 +1,39 @@
+"""The embedded services of the default run: PostgreSQL from `pgserver`, a file-based broker.
+
+A fresh machine has Python and nothing else running. With no DATABASE_URL we start (or join)
+one PostgreSQL server whose data lives under the var folder; every process that imports the
+settings (web, worker, beat, tests) shares it, and pgserver stops it when the last one exits.
+See docs/decisions/0003-embedded-services.md.
+"""
+
+import logging
+from pathlib import Path
+
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    import warnings
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset on headless machines; harmless.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    return server.get_uri()
+
+
+def filesystem_broker_options(broker_dir: Path) -> dict:
+    """kombu's filesystem transport: a real queue in a folder, enough for one machine."""
+    queue = broker_dir / "queue"
+    processed = broker_dir / "processed"
+    queue.mkdir(parents=True, exist_ok=True)
+    processed.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "store_processed": False,
+    }

@@ -1,0 +1,110 @@
+"""Seed the demo firm: two regions, three sites (two hospitals, a care home), staff in every
+role. Idempotent: a second run reuses what exists and prints the same logins."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from tenants.models import Firm, Region, Role, Site, SiteKind, User, site_url
+from tenants.services import create_firm, create_region, create_site, grant_role
+
+DEMO_PASSWORD = "carefront-demo"  # noqa: S105 - printed for the demo; refused in production
+
+FIRM = {"slug": "huaxin", "name": "华信物业服务有限公司", "name_en": "Huaxin Property Services"}
+REGIONS = [
+    {"slug": "east", "name": "华东片区", "name_en": "East region"},
+    {"slug": "south", "name": "华南片区", "name_en": "South region"},
+]
+SITES = [
+    {
+        "slug": "city-hospital",
+        "name": "市第一人民医院",
+        "name_en": "First People's Hospital",
+        "kind": SiteKind.HOSPITAL,
+        "region": "east",
+    },
+    {
+        "slug": "harbour-hospital",
+        "name": "港湾中心医院",
+        "name_en": "Harbour Central Hospital",
+        "kind": SiteKind.HOSPITAL,
+        "region": "south",
+    },
+    {
+        "slug": "sunrise-care",
+        "name": "晨曦颐养院",
+        "name_en": "Sunrise Care Home",
+        "kind": SiteKind.CARE_HOME,
+        "region": "east",
+    },
+]
+SITE_STAFF = [
+    (Role.SITE_ADMIN, "admin", "管理员", "站点"),
+    (Role.SERVICE_CENTRE_MANAGER, "manager", "经理", "王"),
+    (Role.PROJECT_MANAGER, "project", "项目", "李"),
+    (Role.MANAGER_ASSISTANT, "assistant", "助理", "周"),
+    (Role.DEPARTMENT_SUPERVISOR, "supervisor", "主管", "陈"),
+    (Role.RECEPTIONIST, "reception", "客服", "张"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or reuse) the demo firm, regions, sites and staff, and print the logins."
+
+    def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError("The demo is not seeded in production.")
+        firm = Firm.objects.filter(slug=FIRM["slug"]).first() or create_firm(**FIRM)
+        regions = {}
+        for spec in REGIONS:
+            regions[spec["slug"]] = Region.objects.filter(
+                firm=firm, slug=spec["slug"]
+            ).first() or create_region(firm=firm, **spec)
+
+        logins: list[tuple[str, str]] = []
+
+        def person(email: str, first: str, last: str, **extra) -> User:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email, DEMO_PASSWORD, first_name=first, last_name=last, **extra
+                )
+            return user
+
+        with transaction.atomic():
+            admin = person("platform@carefront.demo", "平台", "管理员", is_staff=True)
+            logins.append(("platform admin", admin.email))
+            boss = person("firm@huaxin.demo", "总部", "赵")
+            grant_role(user=boss, role=Role.FIRM_ADMIN, firm=firm)
+            logins.append(("firm admin", boss.email))
+            for slug, region in regions.items():
+                manager = person(f"{slug}@huaxin.demo", "片区", "孙")
+                grant_role(user=manager, role=Role.REGIONAL_MANAGER, region=region)
+                logins.append((f"regional manager, {region.name_en}", manager.email))
+
+        for spec in SITES:
+            site = Site.objects.filter(slug=spec["slug"]).first()
+            if site is None:
+                self.stdout.write(f"Creating site {spec['slug']} (schema and pages)…")
+                site = create_site(
+                    firm=firm,
+                    region=regions[spec["region"]],
+                    slug=spec["slug"],
+                    name=spec["name"],
+                    name_en=spec["name_en"],
+                    kind=spec["kind"],
+                )
+            with transaction.atomic():
+                for role, local, first, last in SITE_STAFF:
+                    user = person(f"{local}@{spec['slug']}.demo", first, last)
+                    grant_role(user=user, role=role, site=site)
+                    logins.append((f"{Role(role).label}, {site.name_en}", user.email))
+
+        self.stdout.write("")
+        self.stdout.write(f"Platform and firm console: {site_url(settings.PUBLIC_HOSTS[0])}")
+        for site in Site.objects.filter(firm=firm).prefetch_related("domains"):
+            self.stdout.write(f"{site.name_en}: {site.url}  (back office: {site.url}office/)")
+        self.stdout.write("")
+        self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
+        for label, email in logins:
+            self.stdout.write(f"  {email:<36} {label}")

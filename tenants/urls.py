@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tenants import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("platform/", views.platform_console, name="platform-console"),
+    path("firms/<slug:firm_slug>/", views.firm_console, name="firm-console"),
+    path(
+        "firms/<slug:firm_slug>/regions/<slug:region_slug>/",
+        views.region_overview,
+        name="region-overview",
+    ),
+]
