@@ -1,0 +1,54 @@
+"""gunicorn settings for Carefront's web containers (`gunicorn --config infra/gunicorn.conf.py`).
+
+WSGI, never ASGI: django-tenants keeps the current site's schema on the database connection,
+which sync_to_async thread hops would lose (see platform/carefront/wsgi.py).
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Absolute paths, so the config works from any working directory: the repo root holds the
+# apps, platform/ the `carefront` package (platform/ itself is never a package, so the
+# standard library's `platform` stays importable).
+chdir = str(ROOT)
+pythonpath = str(ROOT / "platform")
+wsgi_app = "carefront.wsgi:application"
+
+bind = "0.0.0.0:8000"
+
+
+def _default_workers() -> int:
+    # The CPUs this process may use (cpu_count() would report the whole host). Capped because
+    # every worker thread holds its own PostgreSQL connection: scale with more containers.
+    return min(2 * len(os.sched_getaffinity(0)) + 1, 8)
+
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
+# gthread: an idle keep-alive client or a slow upload doesn't pin a whole worker. Threads are
+# safe here: Django's connections (and so the tenant schema) are per thread.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or 2)
+
+# Each worker imports the app itself: nothing (a DB connection, Sentry's thread) is shared
+# across the fork, and a HUP reloads new code.
+preload_app = False
+
+# Longer than a normal page, shorter than a load balancer's patience (60 s on most).
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never grows; jitter keeps them from all
+# restarting at once.
+max_requests = 1000
+max_requests_jitter = 100
+# The worker heartbeat file on tmpfs: a slow overlay disk must not get workers killed.
+worker_tmp_dir = "/dev/shm"
+# Containers scale by adding containers, not via gunicornc; the socket's default home
+# (/app) is read-only to the app user anyway.
+control_socket_disable = True
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
