@@ -53,8 +53,9 @@ RUN CAREFRONT_ENV=production \
     python manage.py collectstatic --noinput -v 0
 
 EXPOSE 8000
-# /healthz answers only on the platform host (a site's host or an unknown one would 404), so
-# send BASE_DOMAIN as the Host. No curl in slim images, hence urllib; any non-2xx raises.
+# /healthz answers only on known hosts (any other Host is a 404), so send BASE_DOMAIN, the
+# platform's own host, which needs no site in the database. No curl in slim: urllib, which
+# raises (exit 1) on any non-2xx.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; r.urlopen(r.Request('http://127.0.0.1:8000/healthz', headers={'Host': os.environ.get('BASE_DOMAIN') or 'localhost'}), timeout=4)"]
 

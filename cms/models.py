@@ -17,7 +17,8 @@ class HomePage(Page):
     intro = models.TextField(_("introduction"), blank=True)
     intro_en = models.TextField(_("English introduction"), blank=True)
 
-    content_panels = Page.content_panels + [
+    content_panels = [
+        *Page.content_panels,
         FieldPanel("title_en"),
         FieldPanel("intro"),
         FieldPanel("intro_en"),

@@ -20,9 +20,10 @@ bind = "0.0.0.0:8000"
 
 
 def _default_workers() -> int:
-    # The CPUs this process may use (cpu_count() would report the whole host). Capped because
-    # every worker thread holds its own PostgreSQL connection: scale with more containers.
-    return min(2 * len(os.sched_getaffinity(0)) + 1, 8)
+    # The CPUs this process may use (cpu_count() reports the whole host). Capped because every
+    # worker thread holds its own PostgreSQL connection: scale with more containers instead.
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2 * (cpus or 1) + 1, 8)
 
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
@@ -44,7 +45,8 @@ keepalive = 5
 max_requests = 1000
 max_requests_jitter = 100
 # The worker heartbeat file on tmpfs: a slow overlay disk must not get workers killed.
-worker_tmp_dir = "/dev/shm"
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn creates its own private files here (mkstemp)
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 # Containers scale by adding containers, not via gunicornc; the socket's default home
 # (/app) is read-only to the app user anyway.
 control_socket_disable = True

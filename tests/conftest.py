@@ -71,7 +71,9 @@ def world(db) -> World:
         firm=Firm.objects.get(slug="testfirm"),
         site_a=Site.objects.get(slug="site-a"),
         site_b=Site.objects.get(slug="site-b"),
-        people={u.email.split("@")[0]: u for u in User.objects.filter(email__endswith="@test.example")},
+        people={
+            u.email.split("@")[0]: u for u in User.objects.filter(email__endswith="@test.example")
+        },
     )
 
 

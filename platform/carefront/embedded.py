@@ -8,6 +8,7 @@ See docs/decisions/0003-embedded-services.md.
 
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
@@ -22,18 +23,22 @@ def embedded_database_url(data_dir: Path) -> str:
         import pgserver
 
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    return server.get_uri()
+    # pgserver hands out `?host=<socket dir>`, which Django keeps in OPTIONS; a percent-encoded
+    # socket path as the host puts it in HOST, where other tools (and tests) look for it.
+    socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
+    return f"postgresql://postgres@{quote(socket_dir, safe='')}/postgres"
 
 
 def filesystem_broker_options(broker_dir: Path) -> dict:
     """kombu's filesystem transport: a real queue in a folder, enough for one machine."""
     queue = broker_dir / "queue"
     processed = broker_dir / "processed"
-    queue.mkdir(parents=True, exist_ok=True)
-    processed.mkdir(parents=True, exist_ok=True)
+    for folder in (queue, processed, broker_dir / "control"):
+        folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
+        "control_folder": str(broker_dir / "control"),
         "store_processed": False,
     }

@@ -1,8 +1,9 @@
 """Error reporting to Sentry, only when SENTRY_DSN is set.
 
 Complainants' identities and contact details must never leave the site (seed 004): events are
-sent without default PII, and `scrub_event` removes request bodies, cookies, and any value
-under a key that names a person's details, plus phone numbers and e-mail addresses in text.
+sent without default PII (no user, bodies or SQL values), and `scrub_event` removes request
+bodies, cookies, any value under a key that names a person's details, and phone numbers and
+e-mail addresses in text.
 """
 
 import re
@@ -94,7 +95,9 @@ def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, **opti
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
-        send_default_pii=False,
+        # No default PII (the successor of send_default_pii=False): no user identity, no request
+        # bodies, no SQL parameters; scrub_event handles what is left.
+        data_collection={"user_info": False, "http_bodies": [], "database_query_data": False},
         max_request_body_size="never",
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
