@@ -132,7 +132,8 @@ def test_coverage_warning_fires_when_the_horizon_runs_past_the_official_data():
     assert CAL.first_uncovered_day(date(2026, 10, 2)) is None  # horizon ends 31 December
     assert CAL.first_uncovered_day(date(2026, 10, 3)) == date(2027, 1, 1)
     assert CAL.first_uncovered_day(date(2027, 3, 1)) == date(2027, 3, 1)
-    assert CAL.first_uncovered_day(date(2026, 12, 1), horizon_days=10) == date(2027, 1, 1)
+    assert CAL.first_uncovered_day(date(2026, 12, 1), horizon_days=30) is None
+    assert CAL.first_uncovered_day(date(2026, 12, 1), horizon_days=31) == date(2027, 1, 1)
     warning = CAL.coverage_warning(date(2026, 11, 15))
     assert warning is not None
     assert "2026-12-31" in warning
@@ -196,7 +197,8 @@ def test_calendar_days_keep_the_local_wall_clock_across_dst():
 def test_calendar_days_push_a_missing_local_time_forward_and_take_the_earlier_of_two():
     london = SiteCalendar(time_zone="Europe/London")
     gap = london.add(datetime(2025, 3, 29, 1, 30, tzinfo=LONDON), 1, "calendar_days")
-    assert gap.astimezone(UTC) == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)  # 02:30 BST
+    assert gap.astimezone(UTC) == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    assert gap.replace(tzinfo=None) == datetime(2025, 3, 30, 2, 30)  # a real BST time
     twice = london.add(datetime(2025, 10, 25, 1, 30, tzinfo=LONDON), 1, "calendar_days")
     assert twice.astimezone(UTC) == datetime(2025, 10, 26, 0, 30, tzinfo=UTC)  # 01:30 BST
 
@@ -214,7 +216,9 @@ def test_calendar_days_ignore_holidays():
 
 def test_a_working_day_clock_is_pushed_back_by_the_office_time_it_was_paused():
     due = sh(2025, 6, 17, 17, 30)
-    paused = CAL.shift_for_pause(due, sh(2025, 6, 16, 10, 0), sh(2025, 6, 16, 12, 0), "working_days")
+    paused = CAL.shift_for_pause(
+        due, sh(2025, 6, 16, 10, 0), sh(2025, 6, 16, 12, 0), "working_days"
+    )
     assert paused == sh(2025, 6, 18, 10, 0)
     overnight = CAL.shift_for_pause(
         due, sh(2025, 6, 13, 17, 0), sh(2025, 6, 16, 8, 30), "working_days"
@@ -235,6 +239,15 @@ def test_elapsed_and_calendar_clocks_are_pushed_back_by_the_real_pause():
     pause = (sh(2025, 6, 14, 22, 0), sh(2025, 6, 15, 0, 30))
     assert CAL.shift_for_pause(due, *pause, "hours") == sh(2025, 6, 17, 20, 0)
     assert CAL.shift_for_pause(due, *pause, "calendar_days") == sh(2025, 6, 17, 20, 0)
+
+
+def test_an_hours_clock_paused_across_a_dst_change_moves_on_by_real_time():
+    london = SiteCalendar(time_zone="Europe/London")
+    due = datetime(2025, 3, 30, 12, 0, tzinfo=LONDON)
+    paused = datetime(2025, 3, 29, 23, 0, tzinfo=LONDON)
+    resumed = datetime(2025, 3, 30, 3, 0, tzinfo=LONDON)  # 3 real hours later
+    shifted = london.shift_for_pause(due, paused, resumed, "hours")
+    assert shifted.replace(tzinfo=None) == datetime(2025, 3, 30, 15, 0)
 
 
 # -- invalid input --------------------------------------------------------------------
@@ -392,10 +405,21 @@ def test_a_zero_length_pause_changes_nothing(cal, due, paused, unit):
 
 @fast
 @given(calendars(), moments(), moments(), st.integers(0, 30 * 24 * 60))
+def test_a_paused_elapsed_or_calendar_clock_moves_on_by_exactly_the_real_pause(
+    cal, due, paused, minutes
+):
+    resumed = paused.astimezone(UTC) + timedelta(minutes=minutes)
+    for unit in ("minutes", "hours", "calendar_days"):
+        shifted = cal.shift_for_pause(due, paused, resumed, unit)
+        assert shifted.astimezone(UTC) - due.astimezone(UTC) == timedelta(minutes=minutes)
+
+
+@fast
+@given(calendars(), moments(), moments(), st.integers(0, 30 * 24 * 60))
 def test_a_paused_working_day_clock_moves_on_by_exactly_the_paused_office_time(
     cal, due, paused, minutes
 ):
-    resumed = paused + timedelta(minutes=minutes)
+    resumed = paused.astimezone(UTC) + timedelta(minutes=minutes)
     shifted = cal.shift_for_pause(due, paused, resumed, "working_days")
     assert shifted.astimezone(UTC) >= due.astimezone(UTC)
     assert cal.working_time_between(due, shifted) == cal.working_time_between(paused, resumed)
