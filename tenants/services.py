@@ -65,7 +65,7 @@ def create_site(
     languages = languages or ["zh-hans", "en"]
     errors: dict[str, str] = {}
     if slug in RESERVED_SLUGS:
-        errors["slug"] = _("This name is reserved.")
+        errors["slug"] = _("This address is reserved.")
     if region is not None and region.firm_id != firm.pk:
         errors["region"] = _("The region belongs to another firm.")
     if kind not in SiteKind.values:
@@ -129,9 +129,12 @@ def grant_role(
     else:
         raise ValidationError({"role": _("Unknown role.")})
     if None in scope.values() or sum(x is not None for x in (firm, region, site)) != 1:
-        raise ValidationError({"role": _("This role is held on a %(scope)s.") % {
-            "scope": next(iter(scope))
-        }})
+        needs = {
+            "firm": _("This role can only be granted on a firm."),
+            "region": _("This role can only be granted on a region."),
+            "site": _("This role can only be granted on a site."),
+        }
+        raise ValidationError({"role": needs[next(iter(scope))]})
     membership, _created = Membership.objects.get_or_create(
         user=user, role=role, **scope, defaults={"granted_by": granted_by}
     )

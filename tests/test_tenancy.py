@@ -137,3 +137,13 @@ def test_a_role_needs_the_scope_it_belongs_to(world):
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.create(user=world.people["outsider"], role=Role.FIRM_ADMIN,
                                   site=world.site_a)
+
+
+def test_pages_speak_chinese_by_default_and_english_when_switched(client, world):
+    assert "员工登录" in client.get("/accounts/login/", HTTP_HOST=HOST_A).content.decode()
+    response = client.post(
+        "/i18n/setlang/", {"language": "en", "next": "/accounts/login/"}, HTTP_HOST=HOST_A
+    )
+    assert response.status_code == 302
+    page = client.get("/accounts/login/", HTTP_HOST=HOST_A).content.decode()
+    assert "Staff login" in page and "员工登录" not in page

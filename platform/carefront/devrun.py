@@ -4,6 +4,7 @@ The embedded PostgreSQL (when DATABASE_URL is unset) is started by whichever pro
 the settings first and kept up while any of them runs.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_sigint() -> None:
+    # A shell that starts us in the background ignores SIGINT for us; the children need it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def main() -> int:
@@ -33,8 +44,12 @@ def main() -> int:
         "beat": [python, "-m", "celery", "-A", "carefront", "beat", "-l", "warning",
                  "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
     }
+    # Each child leads its own process group, so that stopping it also stops what it started
+    # (runserver's autoreloader runs the server in a grandchild).
     processes = {
-        name: subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
+        name: subprocess.Popen(  # noqa: S603 - our own fixed commands
+            cmd, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_default_sigint
+        )
         for name, cmd in commands.items()
     }
     print()
@@ -59,15 +74,21 @@ def main() -> int:
                     stopping = True
             time.sleep(0.5)
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+        # SIGINT first: each child then exits through its own shutdown path, which also lets go
+        # of the embedded PostgreSQL; then harder, for whatever is left.
+        for sig, grace in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            alive = [p for p in processes.values() if p.poll() is None]
+            for process in alive:
+                _signal_group(process, sig)
+            deadline = time.monotonic() + grace
+            for process in alive:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if not os.environ.get("DATABASE_URL"):
+            from carefront.embedded import forget_dead_handles
+
+            # This process is now the last user of the embedded server; on exit it stops it.
+            forget_dead_handles(settings.VAR_DIR / "pgdata")
     return 0
 
 

@@ -22,11 +22,34 @@ def embedded_database_url(data_dir: Path) -> str:
         warnings.simplefilter("ignore")
         import pgserver
 
+        forget_dead_handles(data_dir)
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
     # pgserver hands out `?host=<socket dir>`, which Django keeps in OPTIONS; a percent-encoded
     # socket path as the host puts it in HOST, where other tools (and tests) look for it.
     socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
     return f"postgresql://postgres@{quote(socket_dir, safe='')}/postgres"
+
+
+def forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of processes that died without saying goodbye from pgserver's list.
+
+    pgserver stops the server when the last process using it exits, counting them in
+    `.handle_pids.json`; a process killed by a signal never removes itself, and the server
+    would then outlive `make run`.
+    """
+    import json
+
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+
+    handles = data_dir / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def filesystem_broker_options(broker_dir: Path) -> dict:
