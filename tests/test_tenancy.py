@@ -147,3 +147,21 @@ def test_pages_speak_chinese_by_default_and_english_when_switched(client, world)
     assert response.status_code == 302
     page = client.get("/accounts/login/", HTTP_HOST=HOST_A).content.decode()
     assert "Staff login" in page and "员工登录" not in page
+
+
+def test_a_regional_overview_is_for_that_regions_manager(client, world):
+    login(client, world.people["regional_east"], PUBLIC_HOST)
+    east = client.get("/firms/testfirm/regions/east/", HTTP_HOST=PUBLIC_HOST)
+    assert east.status_code == 200 and "甲医院" in east.content.decode()
+    assert client.get("/firms/testfirm/regions/south/", HTTP_HOST=PUBLIC_HOST).status_code == 404
+
+
+def test_django_admin_is_for_platform_admins(client, world):
+    login(client, world.people["firm_admin"], PUBLIC_HOST)
+    assert client.get("/django-admin/", HTTP_HOST=PUBLIC_HOST).status_code == 302
+    client.logout()
+    world.people["platform_admin"].is_superuser = True
+    world.people["platform_admin"].save()
+    login(client, world.people["platform_admin"], PUBLIC_HOST)
+    assert client.get("/django-admin/tenants/site/", HTTP_HOST=PUBLIC_HOST).status_code == 200
+    assert client.get("/django-admin/", HTTP_HOST=HOST_A).status_code == 404

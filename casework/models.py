@@ -1,0 +1,433 @@
+"""The case domain of one site (its own schema): configuration and cases.
+
+Configuration: departments, tiers with their milestone rules, categories, the calendar and the
+reference pattern. Cases: the case, its milestones (the clocks, stored with their due times),
+its append-only timeline, and the outbox through which notifications leave.
+"""
+
+from datetime import time
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from casework.fields import EncryptedTextField
+from tenants.models import Role
+
+
+class Named(models.Model):
+    """A Chinese name, an optional English one, and the one to show to the current reader."""
+
+    name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        english = (get_language() or "").startswith("en")
+        return self.name_en if english and self.name_en else self.name
+
+
+class Department(Named):
+    """A service department (visiting, lift operation, escort, cleaning, …), as a tree.
+
+    Retired, never deleted, so that old cases keep pointing at the department they had.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["position", "code"]
+
+
+class Tier(Named):
+    """A complaint tier (轻微 / 重要 / 重大 / 复杂性赔偿性) and the rules that come with it."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    rank = models.PositiveSmallIntegerField(_("severity rank"), default=0)
+    description = models.TextField(_("meaning"), blank=True)
+    handler_role = models.CharField(_("handled by"), max_length=32, choices=Role.choices)
+    extension_approver_role = models.CharField(
+        _("extensions approved by"), max_length=32, choices=Role.choices
+    )
+    close_approver_role = models.CharField(
+        _("closing approved by"),
+        max_length=32,
+        choices=Role.choices,
+        blank=True,
+        help_text=_("Empty: the handler may close without approval."),
+    )
+    upgrade_after_days = models.PositiveSmallIntegerField(
+        _("upgrade a valid complaint unresolved after (days)"), null=True, blank=True
+    )
+    upgrade_to = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    pause_reasons = ArrayField(
+        models.CharField(max_length=40),
+        default=list,
+        blank=True,
+        help_text=_("Reasons for which this tier's clocks may be paused."),
+    )
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+
+
+class DurationUnit(models.TextChoices):
+    MINUTES = "minutes", _("minutes")
+    HOURS = "hours", _("hours")
+    WORKING_DAYS = "working_days", _("working days")
+    CALENDAR_DAYS = "calendar_days", _("calendar days")
+
+
+class MilestoneRule(Named):
+    """One clock of a tier: acknowledge, dispatch, first contact, reply, resolve, or the site's
+    own; its duration, and who is told, level by level, when it runs out."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="milestone_rules")
+    code = models.SlugField(_("code"), max_length=40)
+    amount = models.PositiveIntegerField(_("duration"))
+    unit = models.CharField(_("unit"), max_length=16, choices=DurationUnit.choices)
+    escalation_chain = ArrayField(
+        models.CharField(max_length=32, choices=Role.choices),
+        default=list,
+        blank=True,
+        help_text=_("Roles told when the clock runs out, one level per further miss."),
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("milestone rule")
+        verbose_name_plural = _("milestone rules")
+        ordering = ["tier", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "code"], name="milestone_rule_code_per_tier")
+        ]
+
+
+class CategoryKind(models.TextChoices):
+    NATURE = "nature", _("nature")
+    CONTENT = "content", _("content")
+
+
+class Category(Named):
+    """Nature (valid complaint 有效投诉, or communication: help-seeking 求助型, inquiry 咨询型,
+    venting 发泄型) or content (equipment, attitude, quality, sudden incident, and the site's
+    sub-categories). `code` is what a reference number carries (…-SVC-…)."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=CategoryKind.choices)
+    code = models.SlugField(_("code"), max_length=12)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    is_valid_complaint = models.BooleanField(
+        _("a valid complaint"),
+        default=False,
+        help_text=_("For natures: valid complaints are always called back."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["kind", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "code"], name="category_code_per_kind")
+        ]
+
+
+class SiteConfiguration(models.Model):
+    """The one row of settings of this site's casework (office hours, references, template)."""
+
+    template = models.CharField(_("template applied"), max_length=40, blank=True)
+    workday_start = models.TimeField(_("office opens"), default=time(8, 0))
+    workday_end = models.TimeField(_("office closes"), default=time(17, 30))
+    use_official_holidays = models.BooleanField(
+        _("follow China's public holidays and make-up working days"), default=True
+    )
+    intake_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("owner of complaints that arrive without a person"),
+        help_text=_("Web form, letters, suggestion box: who owns them in office hours."),
+    )
+    after_hours_receiver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("after-hours receiver (general duty officer)"),
+    )
+    reference_pattern = models.CharField(
+        _("reference pattern"),
+        max_length=60,
+        default="{date}-{category}-{seq:03d}",
+        help_text=_(
+            "{date} is YYYYMMDD in the site's time zone, {category} the content "
+            "category's code, {seq} the day's sequence number."
+        ),
+    )
+    default_category_code = models.CharField(max_length=12, default="SVC")
+
+    class Meta:
+        verbose_name = _("site configuration")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="site_configuration_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return str(_("site configuration"))
+
+
+class CalendarDay(models.Model):
+    """The site's own exceptions to the official calendar."""
+
+    class Kind(models.TextChoices):
+        CLOSED = "closed", _("closed")
+        WORKING = "working", _("working day")
+
+    day = models.DateField(_("day"), unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.get_kind_display()}"
+
+
+class ReferenceCounter(models.Model):
+    """Next sequence number of a day: incremented inside the transaction that registers the
+    case, so references stay unique and gap-free under concurrent intake."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("web form")
+    PHONE = "phone", _("hotline phone")
+    WALK_IN = "walk_in", _("walk-in at the service centre")
+    LETTER = "letter", _("letter")
+    EMAIL = "email", _("e-mail")
+    OPINION_BOOK = "opinion_book", _("ward opinion book")
+    SUGGESTION_BOX = "suggestion_box", _("suggestion box")
+    REFERRAL = "referral", _("referral by hospital staff or leaders")
+
+
+class Relation(models.TextChoices):
+    PATIENT = "patient", _("patient")
+    FAMILY = "family", _("family member")
+    VISITOR = "visitor", _("visitor")
+    STAFF = "staff", _("hospital staff")
+    OTHER = "other", _("other")
+
+
+class CaseStatus(models.TextChoices):
+    RESOLVED_AT_CONTACT = "resolved_at_contact", _("resolved at contact")
+    OPEN = "open", _("open")
+    REPLIED = "replied", _("replied")
+    CLOSED = "closed", _("closed")
+
+
+class Case(models.Model):
+    """A complaint registered as a case (立项), from intake to close (销项).
+
+    Owned at every moment by a person (首问责任制): the first responder until a hand-over is
+    accepted. Contact details are encrypted and never shown to the people complained about.
+    """
+
+    reference = models.CharField(_("reference"), max_length=40, unique=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=24, choices=CaseStatus.choices, default=CaseStatus.OPEN
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="cases")
+    nature = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    content = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lead_department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="led_cases"
+    )
+    cooperating_departments = models.ManyToManyField(
+        Department, blank=True, related_name="cooperating_cases"
+    )
+    first_responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    relation = models.CharField(_("relation"), max_length=12, choices=Relation.choices)
+    complainant_name = EncryptedTextField(_("complainant's name"), blank=True)
+    complainant_phone = EncryptedTextField(_("complainant's phone"), blank=True)
+    complainant_email = EncryptedTextField(_("complainant's e-mail"), blank=True)
+
+    occurred_at = models.DateTimeField(_("when it happened"), null=True, blank=True)
+    location = models.CharField(_("where it happened"), max_length=200, blank=True)
+    subject = models.CharField(
+        _("department or person complained about"), max_length=200, blank=True
+    )
+    account = models.TextField(_("what happened"))
+    desired_outcome = models.TextField(_("what the complainant wants"), blank=True)
+
+    registered_at = models.DateTimeField(_("registered at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-registered_at"]
+        indexes = [models.Index(fields=["status", "registered_at"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class MilestoneState(models.TextChoices):
+    OPEN = "open", _("running")
+    MET = "met", _("met")
+    MISSED = "missed", _("missed")
+    CANCELLED = "cancelled", _("no longer needed")
+
+
+class Milestone(models.Model):
+    """One clock of a case, its due time computed at registration in the site's calendar.
+
+    The database is the only source of truth: the sweep reads `due_at` of open milestones
+    (a partial index keeps that cheap however many cases are closed) and escalates each miss
+    once per level, by compare-and-swap on `escalation_level`.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="milestones")
+    rule = models.ForeignKey(MilestoneRule, on_delete=models.PROTECT, related_name="+")
+    code = models.SlugField(max_length=40)
+    due_at = models.DateTimeField(_("due at"))
+    state = models.CharField(
+        _("state"), max_length=12, choices=MilestoneState.choices, default=MilestoneState.OPEN
+    )
+    met_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "code"], name="milestone_code_per_case")
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="milestone_open_due", condition=Q(state="open"))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/{self.code} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class TimelineEvent(models.Model):
+    """An append-only line of a case's history: who did what, when, with before and after."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timeline")
+    at = models.DateTimeField(_("at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=40)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    public = models.BooleanField(
+        _("shown to the complainant"),
+        default=False,
+        help_text=_("Public events never carry staff names or internal notes."),
+    )
+
+    class Meta:
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class OutboxMessage(models.Model):
+    """A notification written in the same transaction as the change that causes it, and sent
+    afterwards by the relay with retries: a broker or mail outage delays it, loses nothing."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("e-mail")
+        SMS = "sms", _("SMS")
+        IN_APP = "in_app", _("in-app")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_pending_due",
+                condition=Q(state="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} ({self.state})"
