@@ -106,6 +106,18 @@ class DurationUnit(models.TextChoices):
     CALENDAR_DAYS = "calendar_days", _("calendar days")
 
 
+class MetBy(models.TextChoices):
+    """The action that stops a clock."""
+
+    REGISTRATION = "register", _("registration (acknowledged on receipt)")
+    REPORT = "report", _("report to the managers (sent by the system at once)")
+    DISPATCH = "dispatch", _("dispatch to the responsible department")
+    CONTACT = "contact", _("real contact with the complainant")
+    ACCEPTANCE = "accept", _("acceptance decision told to the complainant")
+    REPLY = "reply", _("reply to the complainant")
+    CLOSE = "close", _("close (销项)")
+
+
 class MilestoneRule(Named):
     """One clock of a tier: acknowledge, dispatch, first contact, reply, resolve, or the site's
     own; its duration, and who is told, level by level, when it runs out."""
@@ -114,6 +126,7 @@ class MilestoneRule(Named):
     code = models.SlugField(_("code"), max_length=40)
     amount = models.PositiveIntegerField(_("duration"))
     unit = models.CharField(_("unit"), max_length=16, choices=DurationUnit.choices)
+    met_by = models.CharField(_("met by"), max_length=12, choices=MetBy.choices)
     escalation_chain = ArrayField(
         models.CharField(max_length=32, choices=Role.choices),
         default=list,
@@ -151,6 +164,9 @@ class Category(Named):
         default=False,
         help_text=_("For natures: valid complaints are always called back."),
     )
+    requires_signoff = models.BooleanField(
+        _("closed only when the complainant signs off (repairs)"), default=False
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -160,6 +176,20 @@ class Category(Named):
         constraints = [
             models.UniqueConstraint(fields=["kind", "code"], name="category_code_per_kind")
         ]
+
+
+def default_compensation_limits() -> dict[str, int]:
+    return {
+        Role.DEPARTMENT_SUPERVISOR: 500,
+        Role.PROJECT_MANAGER: 5000,
+        Role.SERVICE_CENTRE_MANAGER: 20000,
+    }
+
+
+def default_escalation_points() -> dict[str, int]:
+    # Seed 001 第十条: to firm leaders 20, county level or media 30, city level and above 50,
+    # each for the department supervisor and for the person responsible.
+    return {"firm": 20, "county": 30, "city": 50}
 
 
 class SiteConfiguration(models.Model):
@@ -172,8 +202,12 @@ class SiteConfiguration(models.Model):
         _("follow China's public holidays and make-up working days"), default=True
     )
     intake_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("owner of complaints that arrive without a person"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner of complaints that arrive without a person"),
         help_text=_("Web form, letters, suggestion box: who owns them in office hours."),
     )
     after_hours_receiver = models.ForeignKey(
@@ -194,6 +228,17 @@ class SiteConfiguration(models.Model):
         ),
     )
     default_category_code = models.CharField(max_length=12, default="SVC")
+    handover_accept_minutes = models.PositiveIntegerField(
+        _("a hand-over must be accepted within (minutes)"), default=30
+    )
+    compensation_limits = models.JSONField(
+        _("compensation each role may approve alone (yuan)"),
+        default=default_compensation_limits,
+    )
+    escalation_points = models.JSONField(
+        _("performance points deducted per complainant escalation level"),
+        default=default_escalation_points,
+    )
 
     class Meta:
         verbose_name = _("site configuration")
@@ -262,6 +307,12 @@ class CaseStatus(models.TextChoices):
     CLOSED = "closed", _("closed")
 
 
+class CaseOutcome(models.TextChoices):
+    RESOLVED = "resolved", _("resolved")
+    UNRESOLVABLE = "unresolvable", _("cannot be resolved (approved at the quarterly review)")
+    LEGAL_ROUTE = "legal_route", _("mediation failed; complainant told of the legal route")
+
+
 class Case(models.Model):
     """A complaint registered as a case (立项), from intake to close (销项).
 
@@ -306,9 +357,21 @@ class Case(models.Model):
     account = models.TextField(_("what happened"))
     desired_outcome = models.TextField(_("what the complainant wants"), blank=True)
 
+    persons_complained_about = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text=_("They never see the complainant's identity or contact details."),
+    )
+
     registered_at = models.DateTimeField(_("registered at"))
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=24, choices=CaseOutcome.choices, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=40, blank=True)
+    upgrade_due_at = models.DateTimeField(null=True, blank=True)
+    reopened_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("case")
@@ -431,3 +494,242 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.recipient} ({self.state})"
+
+
+class Handover(models.Model):
+    """A hand-over of a case to another department (首问责任制: the sender stays accountable
+    until the receiving side accepts; an unaccepted hand-over escalates)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="handovers")
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    to_department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    requested_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(accepted_at=None), name="one_pending_handover_per_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.to_department_id}"
+
+
+class ContactLog(models.Model):
+    """A real contact with the complainant, or a face-to-face fact-finding (two staff)."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", _("phone")
+        VISIT = "visit", _("visit")
+        FACE_TO_FACE = "face_to_face", _("face-to-face fact-finding")
+        EMAIL = "email", _("e-mail")
+        MESSAGE = "message", _("text message")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="contacts")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    second_staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    method = models.CharField(max_length=16, choices=Method.choices)
+    summary = models.TextField()
+    acceptance_decision = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=[("accepted", _("accepted")), ("not_accepted", _("not accepted"))],
+    )
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.method} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class Reply(models.Model):
+    """The reply to the complainant: a written one states the investigation, the facts and
+    evidence, the responsibility and the decision."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(
+        max_length=16, choices=[*ContactLog.Method.choices, ("written", _("written reply"))]
+    )
+    investigation = models.TextField(blank=True)
+    facts = models.TextField(blank=True)
+    responsibility = models.TextField(blank=True)
+    decision = models.TextField()
+    delay_reason = models.TextField(blank=True)
+    legal_route_advised = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.case_id} reply @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class Extension(models.Model):
+    """A request to move a clock, approved or refused by the role the tier names."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="extensions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    new_due_at = models.DateTimeField()
+    reason = models.TextField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    approved = models.BooleanField(null=True)
+
+    def __str__(self) -> str:
+        return f"extension of {self.milestone_id} to {self.new_due_at:%Y-%m-%d %H:%M}"
+
+
+class Compensation(models.Model):
+    """Compensation offered for damage to person or property, within the recorder's limit or
+    approved by a role whose limit covers it."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="compensations")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    description = models.TextField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.case_id} ¥{self.amount}"
+
+
+class Callback(models.Model):
+    """回访: the call back after the reply; a dissatisfied one re-opens the case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="callbacks")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=16, choices=ContactLog.Method.choices)
+    satisfied = models.BooleanField()
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.case_id} callback satisfied={self.satisfied}"
+
+
+class Approval(models.Model):
+    """A manager's recorded approval: to close a case whose tier requires it, or to close as
+    unresolvable (at the quarterly review)."""
+
+    class Kind(models.TextChoices):
+        CLOSE = "close", _("closing")
+        UNRESOLVABLE = "unresolvable", _("closing as unresolvable")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="approvals")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    at = models.DateTimeField()
+    note = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} approved"
+
+
+class CaseLink(models.Model):
+    """Two cases that belong together: a new issue found on the way, a repeat, a relation."""
+
+    class Kind(models.TextChoices):
+        NEW_ISSUE = "new_issue", _("new issue found while handling")
+        REPEAT = "repeat", _("repeat complaint")
+        RELATED = "related", _("related")
+
+    from_case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_out")
+    to_case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["from_case", "to_case"], name="case_link_unique"),
+            models.CheckConstraint(
+                condition=~Q(from_case=models.F("to_case")), name="case_link_not_to_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_case_id} → {self.to_case_id} ({self.kind})"
+
+
+class EscalationLevel(models.TextChoices):
+    """越级投诉: how far over the firm's head the complainant went."""
+
+    FIRM = "firm", _("the firm's leaders")
+    COUNTY = "county", _("county-level authorities, websites or media")
+    CITY = "city", _("city-level authorities or above")
+
+
+class ComplainantEscalation(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="escalations")
+    level = models.CharField(max_length=8, choices=EscalationLevel.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.case_id} escalated to {self.level}"
+
+
+class PerformanceDeduction(models.Model):
+    """The performance ledger: points deducted from a person for a case (seed 001 第十条)."""
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="deductions")
+    escalation = models.ForeignKey(
+        ComplainantEscalation, on_delete=models.PROTECT, related_name="deductions"
+    )
+    capacity = models.CharField(
+        max_length=16,
+        choices=[
+            ("supervisor", _("department supervisor")),
+            ("responsible", _("person responsible")),
+        ],
+    )
+    points = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"-{self.points} {self.person_id} ({self.case_id})"
+
+
+class Notification(models.Model):
+    """An in-app notice in a staff member's inbox."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -24,3 +24,29 @@ def site_calendar(*, configuration: SiteConfiguration | None = None) -> SiteCale
         extra_workdays=frozenset(d for d, kind in days if kind == CalendarDay.Kind.WORKING),
         use_official_holidays=configuration.use_official_holidays,
     )
+
+
+MASK = "***"
+
+
+def may_see_complainant(*, user, case) -> bool:
+    """Staff of the site see who complained and how to reach them, except the people the
+    complaint is about (seed 004: never shown to them, never disclosed without consent)."""
+    from tenants.selectors import site_roles
+
+    if not site_roles(user=user, site=connection.tenant):
+        return False
+    return not case.persons_complained_about.filter(pk=user.pk).exists()
+
+
+def complainant_details(*, user, case) -> dict[str, str]:
+    """The complainant panel as `user` may see it: masked for those who may not."""
+    visible = may_see_complainant(user=user, case=case)
+    details = {
+        "name": case.complainant_name,
+        "phone": case.complainant_phone,
+        "email": case.complainant_email,
+    }
+    if case.anonymous:
+        return dict.fromkeys(details, "")
+    return details if visible else {k: MASK if v else "" for k, v in details.items()}

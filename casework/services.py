@@ -4,6 +4,7 @@ to the outbox in the same transaction. All run in the current site's schema."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -12,19 +13,33 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casework.models import (
+    Approval,
+    Callback,
     Case,
+    CaseLink,
+    CaseOutcome,
     CaseStatus,
     Category,
     CategoryKind,
     Channel,
+    Compensation,
+    ComplainantEscalation,
+    ContactLog,
     Department,
+    EscalationLevel,
+    Extension,
+    Handover,
+    MetBy,
     Milestone,
+    MilestoneState,
+    PerformanceDeduction,
     Relation,
+    Reply,
     Tier,
     TimelineEvent,
 )
 from casework.selectors import site_calendar, site_configuration
-from tenants.models import Membership, Role, Site, User
+from tenants.models import Deadline, Membership, Role, Site, User
 from tenants.selectors import site_roles
 
 
@@ -67,8 +82,7 @@ def _next_reference(*, now: datetime, category_code: str) -> str:
         )
         sequence = cursor.fetchone()[0]
     pattern = site_configuration().reference_pattern
-    return pattern.format(date=local_day.strftime("%Y%m%d"), category=category_code,
-                          seq=sequence)
+    return pattern.format(date=local_day.strftime("%Y%m%d"), category=category_code, seq=sequence)
 
 
 def _intake_owner(*, received_by: User | None, now: datetime) -> User:
@@ -85,8 +99,10 @@ def _intake_owner(*, received_by: User | None, now: datetime) -> User:
     configuration = site_configuration()
     in_hours = site_calendar(configuration=configuration).is_working_hours(now)
     owner = (
-        configuration.intake_owner if in_hours else configuration.after_hours_receiver
-    ) or configuration.intake_owner or configuration.after_hours_receiver
+        (configuration.intake_owner if in_hours else configuration.after_hours_receiver)
+        or configuration.intake_owner
+        or configuration.after_hours_receiver
+    )
     if owner is None:
         membership = (
             Membership.objects.filter(site=site, role=Role.SITE_ADMIN, user__is_active=True)
@@ -112,16 +128,174 @@ def _validate_intake(*, channel: str, account: str, complainant: Complainant) ->
         raise CaseworkError(errors)
 
 
-def _record(case: Case, *, actor: User | None, action: str, at: datetime, before=None,
-            after=None, note: str = "", public: bool = False) -> TimelineEvent:
+def _record(
+    case: Case,
+    *,
+    actor: User | None,
+    action: str,
+    at: datetime,
+    before=None,
+    after=None,
+    note: str = "",
+    public: bool = False,
+) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        case=case, actor=actor, action=action, at=at, before=before or {}, after=after or {},
-        note=note, public=public,
+        case=case,
+        actor=actor,
+        action=action,
+        at=at,
+        before=before or {},
+        after=after or {},
+        note=note,
+        public=public,
     )
 
 
 def _content_code(content: Category | None) -> str:
     return content.code if content else site_configuration().default_category_code
+
+
+# --- Clocks -----------------------------------------------------------------------------------
+
+
+def _index(kind: str, object_id: int, due_at: datetime) -> None:
+    """Mirror an open clock in the cross-site index, in the same transaction."""
+    Deadline.objects.update_or_create(
+        site=_current_site(), kind=kind, object_id=object_id, defaults={"due_at": due_at}
+    )
+
+
+def _unindex(kind: str, object_ids) -> None:
+    Deadline.objects.filter(
+        site=_current_site(), kind=kind, object_id__in=list(object_ids)
+    ).delete()
+
+
+def _start_clocks(case: Case, *, since: datetime, now: datetime, actor: User | None) -> None:
+    """(Re)start the case's clocks for its tier, counted from `since` in the site's calendar.
+
+    A milestone already met stays met; one the new tier does not have is cancelled; the
+    others get the new tier's rule and due time. Report milestones are met at once: the
+    system tells the managers when the case enters the tier.
+    """
+    calendar = site_calendar()
+    existing = {m.code: m for m in case.milestones.all()}
+    wanted = {rule.code: rule for rule in case.tier.milestone_rules.all()}
+    for code, milestone in existing.items():
+        if code not in wanted and milestone.met_at is None:
+            milestone.state = MilestoneState.CANCELLED
+            milestone.save(update_fields=["state"])
+    _unindex(Deadline.Kind.MILESTONE, [m.pk for m in existing.values()])
+    for code, rule in wanted.items():
+        milestone = existing.get(code) or Milestone(case=case, code=code)
+        if milestone.met_at is not None:
+            continue
+        milestone.rule = rule
+        milestone.due_at = calendar.add(since, rule.amount, rule.unit)
+        milestone.state = MilestoneState.OPEN
+        milestone.escalation_level = 0
+        milestone.escalated_at = None
+        if rule.met_by == MetBy.REGISTRATION or rule.met_by == MetBy.REPORT:
+            milestone.state, milestone.met_at = MilestoneState.MET, now
+        milestone.save()
+        if milestone.state == MilestoneState.OPEN and case.paused_at is None:
+            _index(Deadline.Kind.MILESTONE, milestone.pk, milestone.due_at)
+        if rule.met_by == MetBy.REPORT:
+            from casework.notifications import notify_roles
+
+            notify_roles(
+                roles=rule.escalation_chain[:1] or [case.tier.handler_role],
+                case=case,
+                subject=_("%(tier)s case %(reference)s")
+                % {"tier": case.tier.name, "reference": case.reference},
+                body=case.account[:500],
+                now=now,
+                department=case.lead_department,
+            )
+    _schedule_upgrade(case)
+
+
+def _schedule_upgrade(case: Case) -> None:
+    """A valid complaint unresolved for the tier's period is upgraded automatically."""
+    tier = case.tier
+    wants = (
+        case.status != CaseStatus.CLOSED
+        and case.nature is not None
+        and case.nature.is_valid_complaint
+        and tier.upgrade_after_days
+        and tier.upgrade_to_id
+    )
+    due = (
+        site_calendar().add(case.registered_at, tier.upgrade_after_days, "calendar_days")
+        if wants
+        else None
+    )
+    if case.upgrade_due_at != due:
+        case.upgrade_due_at = due
+        case.save(update_fields=["upgrade_due_at"])
+    if due is None:
+        _unindex(Deadline.Kind.UPGRADE, [case.pk])
+    else:
+        _index(Deadline.Kind.UPGRADE, case.pk, due)
+
+
+def _meet(case: Case, met_by: str, *, now: datetime) -> list[str]:
+    """Stop the clocks this action satisfies; returns their codes."""
+    milestones = list(
+        case.milestones.filter(rule__met_by=met_by, met_at=None).exclude(
+            state=MilestoneState.CANCELLED
+        )
+    )
+    for milestone in milestones:
+        milestone.met_at = now
+        if milestone.state == MilestoneState.OPEN:
+            milestone.state = MilestoneState.MET
+        milestone.save(update_fields=["met_at", "state"])
+    _unindex(Deadline.Kind.MILESTONE, [m.pk for m in milestones])
+    return [m.code for m in milestones]
+
+
+# --- Guards -----------------------------------------------------------------------------------
+
+
+def _lock(case: Case) -> Case:
+    """The case, re-read and locked: two people acting at once are serialised."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("tier", "nature", "content")
+        .get(pk=case.pk)
+    )
+
+
+def _require_staff(user: User) -> frozenset[str]:
+    roles = site_roles(user=user, site=_current_site())
+    if not roles:
+        raise CaseworkError(_("Only staff of this site can do this."))
+    return roles
+
+
+def _require_role(user: User, allowed, what: str) -> None:
+    if not _require_staff(user).intersection(allowed):
+        raise CaseworkError(_("You may not %(what)s.") % {"what": what})
+
+
+def _require_open(case: Case) -> None:
+    if case.status in (CaseStatus.CLOSED, CaseStatus.RESOLVED_AT_CONTACT):
+        raise CaseworkError(_("Case %(reference)s is closed.") % {"reference": case.reference})
+
+
+def _snapshot(case: Case) -> dict:
+    return {
+        "tier": case.tier.code,
+        "nature": case.nature.code if case.nature else None,
+        "content": case.content.code if case.content else None,
+        "lead_department": case.lead_department_id,
+        "owner": case.owner_id,
+        "status": case.status,
+    }
+
+
+# --- Intake -----------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -153,10 +327,7 @@ def register_case(
     tier = tier or Tier.objects.order_by("rank").first()
     if tier is None:
         raise CaseworkError(_("This site has no complaint tiers configured."))
-    if nature is not None and nature.kind != CategoryKind.NATURE:
-        raise CaseworkError({"nature": _("Choose a nature, not a content category.")})
-    if content is not None and content.kind != CategoryKind.CONTENT:
-        raise CaseworkError({"content": _("Choose a content category.")})
+    _validate_categories(nature=nature, content=content)
 
     case = Case.objects.create(
         reference=_next_reference(now=now, category_code=_content_code(content)),
@@ -180,22 +351,28 @@ def register_case(
         desired_outcome=desired_outcome.strip(),
         registered_at=now,
     )
-    calendar = site_calendar()
-    Milestone.objects.bulk_create(
-        Milestone(
-            case=case,
-            rule=rule,
-            code=rule.code,
-            due_at=calendar.add(now, rule.amount, rule.unit),
-        )
-        for rule in tier.milestone_rules.all()
-    )
+    _start_clocks(case, since=now, now=now, actor=received_by)
     _record(
-        case, actor=received_by, action="registered", at=now, public=True,
-        after={"reference": case.reference, "channel": channel, "tier": tier.code,
-               "owner": owner.pk},
+        case,
+        actor=received_by,
+        action="registered",
+        at=now,
+        public=True,
+        after={
+            "reference": case.reference,
+            "channel": channel,
+            "tier": tier.code,
+            "owner": owner.pk,
+        },
     )
     return case
+
+
+def _validate_categories(*, nature: Category | None, content: Category | None) -> None:
+    if nature is not None and nature.kind != CategoryKind.NATURE:
+        raise CaseworkError({"nature": _("Choose a nature, not a content category.")})
+    if content is not None and content.kind != CategoryKind.CONTENT:
+        raise CaseworkError({"content": _("Choose a content category.")})
 
 
 @transaction.atomic
@@ -219,6 +396,7 @@ def record_resolved_at_contact(
     tier = Tier.objects.order_by("rank").first()
     if tier is None:
         raise CaseworkError(_("This site has no complaint tiers configured."))
+    _validate_categories(nature=None, content=content)
     case = Case.objects.create(
         reference=_next_reference(now=now, category_code=_content_code(content)),
         channel=channel,
@@ -235,7 +413,915 @@ def record_resolved_at_contact(
         account=account.strip(),
         registered_at=now,
         closed_at=now,
+        outcome=CaseOutcome.RESOLVED,
     )
-    _record(case, actor=received_by, action="resolved_at_contact", at=now,
-            note=resolution.strip(), public=True)
+    _record(
+        case,
+        actor=received_by,
+        action="resolved_at_contact",
+        at=now,
+        note=resolution.strip(),
+        public=True,
+    )
     return case
+
+
+# --- Handling ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def classify_case(
+    *,
+    case: Case,
+    by: User,
+    tier: Tier | None = None,
+    nature: Category | None = None,
+    content: Category | None = None,
+    cooperating_departments: list[Department] | None = None,
+    persons_complained_about: list[User] | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Set tier, nature, content, the departments that must cooperate and the persons
+    complained about. A new tier re-bases the open clocks from the registration time."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    _validate_categories(nature=nature, content=content)
+    before = _snapshot(case)
+    tier_changed = tier is not None and tier.pk != case.tier_id
+    if tier is not None:
+        case.tier = tier
+    if nature is not None:
+        case.nature = nature
+    if content is not None:
+        case.content = content
+    case.save(update_fields=["tier", "nature", "content"])
+    if cooperating_departments is not None:
+        case.cooperating_departments.set(cooperating_departments)
+    if persons_complained_about is not None:
+        case.persons_complained_about.set(persons_complained_about)
+    if tier_changed:
+        _start_clocks(case, since=case.registered_at, now=now, actor=by)
+    else:
+        _schedule_upgrade(case)
+    _record(
+        case,
+        actor=by,
+        action="classified",
+        at=now,
+        before=before,
+        after=_snapshot(case),
+        note=_("Open clocks re-based on the new tier.") if tier_changed else "",
+    )
+    return case
+
+
+@transaction.atomic
+def dispatch_case(
+    *, case: Case, by: User, department: Department, now: datetime | None = None
+) -> Case:
+    """Send the case to the department responsible (派单); its supervisor is told."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    if not department.is_active:
+        raise CaseworkError({"department": _("This department is retired.")})
+    before = _snapshot(case)
+    case.lead_department = department
+    case.save(update_fields=["lead_department"])
+    met = _meet(case, MetBy.DISPATCH, now=now)
+    from casework.notifications import notify_roles
+
+    notify_roles(
+        roles=[Role.DEPARTMENT_SUPERVISOR],
+        department=department,
+        case=case,
+        subject=_("Case %(reference)s dispatched to you") % {"reference": case.reference},
+        body=case.account[:500],
+        now=now,
+    )
+    _record(
+        case,
+        actor=by,
+        action="dispatched",
+        at=now,
+        before=before,
+        after={**_snapshot(case), "met": met},
+    )
+    return case
+
+
+@transaction.atomic
+def hand_over_case(
+    *, case: Case, by: User, to_department: Department, note: str = "", now: datetime | None = None
+) -> Handover:
+    """Hand the case to another department. The current owner stays accountable until the
+    receiving department accepts (首问责任制); unaccepted, it escalates when the site's
+    acceptance window runs out."""
+    now = now or timezone.now()
+    roles = _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    managers = {Role.SERVICE_CENTRE_MANAGER, Role.PROJECT_MANAGER, Role.SITE_ADMIN}
+    if by.pk != case.owner_id and not roles.intersection(managers):
+        raise CaseworkError(_("Only the case's owner or a manager can hand it over."))
+    if case.handovers.filter(accepted_at=None).exists():
+        raise CaseworkError(_("A hand-over of this case is already waiting for acceptance."))
+    if not to_department.is_active:
+        raise CaseworkError({"to_department": _("This department is retired.")})
+    minutes = site_configuration().handover_accept_minutes
+    handover = Handover.objects.create(
+        case=case,
+        from_user=by,
+        to_department=to_department,
+        note=note.strip(),
+        requested_at=now,
+        due_at=site_calendar().add(now, minutes, "minutes"),
+    )
+    _index(Deadline.Kind.HANDOVER, handover.pk, handover.due_at)
+    from casework.notifications import notify_users
+
+    receivers = [u for u in [to_department.supervisor, *to_department.members.all()] if u]
+    notify_users(
+        users=receivers,
+        case=case,
+        now=now,
+        subject=_("Case %(reference)s handed over to your department")
+        % {"reference": case.reference},
+        body=note,
+    )
+    _record(
+        case,
+        actor=by,
+        action="handed_over",
+        at=now,
+        after={"to_department": to_department.pk, "due_at": handover.due_at.isoformat()},
+        note=note,
+    )
+    return handover
+
+
+@transaction.atomic
+def accept_handover(*, handover: Handover, by: User, now: datetime | None = None) -> Case:
+    """The receiving department takes the case: the accepter becomes its owner."""
+    now = now or timezone.now()
+    roles = _require_staff(by)
+    handover = Handover.objects.select_for_update().get(pk=handover.pk)
+    if handover.accepted_at is not None:
+        raise CaseworkError(_("This hand-over was already accepted."))
+    department = handover.to_department
+    in_department = (
+        by.pk == department.supervisor_id or department.members.filter(pk=by.pk).exists()
+    )
+    if not in_department and not roles.intersection(
+        {Role.SERVICE_CENTRE_MANAGER, Role.PROJECT_MANAGER}
+    ):
+        raise CaseworkError(_("Only the receiving department can accept this hand-over."))
+    case = _lock(handover.case)
+    _require_open(case)
+    before = _snapshot(case)
+    handover.accepted_at, handover.accepted_by = now, by
+    handover.save(update_fields=["accepted_at", "accepted_by"])
+    _unindex(Deadline.Kind.HANDOVER, [handover.pk])
+    case.owner, case.lead_department = by, department
+    case.save(update_fields=["owner", "lead_department"])
+    _record(
+        case, actor=by, action="handover_accepted", at=now, before=before, after=_snapshot(case)
+    )
+    return case
+
+
+@transaction.atomic
+def log_contact(
+    *,
+    case: Case,
+    by: User,
+    method: str,
+    summary: str,
+    second_staff: User | None = None,
+    acceptance_decision: str = "",
+    now: datetime | None = None,
+) -> ContactLog:
+    """A real contact with the complainant. Face-to-face fact-finding needs two staff
+    present; an acceptance decision told to the complainant stops the acceptance clock."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    if method not in ContactLog.Method.values:
+        raise CaseworkError({"method": _("Unknown way of contact.")})
+    if not summary.strip():
+        raise CaseworkError({"summary": _("Note what was said.")})
+    if method == ContactLog.Method.FACE_TO_FACE:
+        if second_staff is None or second_staff.pk == by.pk:
+            raise CaseworkError(
+                {"second_staff": _("Face-to-face fact-finding needs a second member of staff.")}
+            )
+        _require_staff(second_staff)
+    if acceptance_decision not in ("", "accepted", "not_accepted"):
+        raise CaseworkError({"acceptance_decision": _("Unknown decision.")})
+    contact = ContactLog.objects.create(
+        case=case,
+        at=now,
+        by=by,
+        second_staff=second_staff,
+        method=method,
+        summary=summary.strip(),
+        acceptance_decision=acceptance_decision,
+    )
+    met = _meet(case, MetBy.CONTACT, now=now)
+    if acceptance_decision:
+        met += _meet(case, MetBy.ACCEPTANCE, now=now)
+    _record(
+        case,
+        actor=by,
+        action="contacted",
+        at=now,
+        public=True,
+        after={"method": method, "met": met, "acceptance": acceptance_decision},
+    )
+    return contact
+
+
+@transaction.atomic
+def pause_clock(*, case: Case, by: User, reason: str, now: datetime | None = None) -> Case:
+    """Stop the case's clocks, only for a reason its tier allows (e.g. waiting for the
+    complainant)."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    if case.paused_at is not None:
+        raise CaseworkError(_("The clocks are already paused."))
+    if reason not in case.tier.pause_reasons:
+        raise CaseworkError({"reason": _("This tier's clocks cannot be paused for that.")})
+    case.paused_at, case.pause_reason = now, reason
+    case.save(update_fields=["paused_at", "pause_reason"])
+    _unindex(Deadline.Kind.MILESTONE, case.milestones.values_list("pk", flat=True))
+    _record(case, actor=by, action="clock_paused", at=now, after={"reason": reason})
+    return case
+
+
+@transaction.atomic
+def resume_clock(*, case: Case, by: User, now: datetime | None = None) -> Case:
+    """Restart the clocks; each open one moves on by the time paused (office time for
+    working-day clocks)."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    if case.paused_at is None:
+        raise CaseworkError(_("The clocks are not paused."))
+    calendar = site_calendar()
+    before, after = {}, {}
+    for milestone in (
+        case.milestones.filter(met_at=None)
+        .exclude(state=MilestoneState.CANCELLED)
+        .select_related("rule")
+    ):
+        before[milestone.code] = milestone.due_at.isoformat()
+        milestone.due_at = calendar.shift_for_pause(
+            milestone.due_at, case.paused_at, now, milestone.rule.unit
+        )
+        milestone.save(update_fields=["due_at"])
+        after[milestone.code] = milestone.due_at.isoformat()
+        _index(Deadline.Kind.MILESTONE, milestone.pk, _next_alarm(milestone))
+    case.paused_at, case.pause_reason = None, ""
+    case.save(update_fields=["paused_at", "pause_reason"])
+    _record(case, actor=by, action="clock_resumed", at=now, before=before, after=after)
+    return case
+
+
+def _next_alarm(milestone: Milestone) -> datetime:
+    """When the sweep should next look at a milestone: its due time, then one more period
+    of the rule for each escalation level already reached."""
+    rule = milestone.rule
+    due = milestone.due_at
+    calendar = site_calendar()
+    for _level in range(milestone.escalation_level):
+        due = calendar.add(due, rule.amount, rule.unit)
+    return due
+
+
+@transaction.atomic
+def request_extension(
+    *,
+    milestone: Milestone,
+    by: User,
+    new_due_at: datetime,
+    reason: str,
+    now: datetime | None = None,
+) -> Extension:
+    """Ask to move a clock; the role the tier names must approve it."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(milestone.case)
+    _require_open(case)
+    milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    if milestone.met_at is not None or milestone.state == MilestoneState.CANCELLED:
+        raise CaseworkError(_("This clock has stopped already."))
+    if new_due_at <= milestone.due_at:
+        raise CaseworkError({"new_due_at": _("An extension must move the deadline later.")})
+    if not reason.strip():
+        raise CaseworkError({"reason": _("Give the reason for the extension.")})
+    if milestone.extensions.filter(approved=None).exists():
+        raise CaseworkError(_("An extension of this clock is already waiting for a decision."))
+    extension = Extension.objects.create(
+        milestone=milestone,
+        requested_by=by,
+        requested_at=now,
+        new_due_at=new_due_at,
+        reason=reason.strip(),
+    )
+    from casework.notifications import notify_roles
+
+    notify_roles(
+        roles=[case.tier.extension_approver_role],
+        case=case,
+        now=now,
+        subject=_("Extension requested for %(reference)s") % {"reference": case.reference},
+        body=reason,
+    )
+    _record(
+        case,
+        actor=by,
+        action="extension_requested",
+        at=now,
+        before={"due_at": milestone.due_at.isoformat(), "milestone": milestone.code},
+        after={"due_at": new_due_at.isoformat()},
+        note=reason.strip(),
+    )
+    return extension
+
+
+@transaction.atomic
+def decide_extension(
+    *, extension: Extension, by: User, approve: bool, note: str = "", now: datetime | None = None
+) -> Extension:
+    now = now or timezone.now()
+    extension = (
+        Extension.objects.select_for_update().select_related("milestone").get(pk=extension.pk)
+    )
+    case = _lock(extension.milestone.case)
+    _require_role(by, {case.tier.extension_approver_role}, _("decide this extension"))
+    if extension.approved is not None:
+        raise CaseworkError(_("This extension was already decided."))
+    extension.approved, extension.decided_by, extension.decided_at = approve, by, now
+    extension.save(update_fields=["approved", "decided_by", "decided_at"])
+    milestone = extension.milestone
+    before = {"due_at": milestone.due_at.isoformat(), "milestone": milestone.code}
+    if approve:
+        milestone.due_at = extension.new_due_at
+        milestone.escalation_level = 0
+        milestone.state = MilestoneState.OPEN
+        milestone.save(update_fields=["due_at", "escalation_level", "state"])
+        if case.paused_at is None and milestone.met_at is None:
+            _index(Deadline.Kind.MILESTONE, milestone.pk, milestone.due_at)
+    _record(
+        case,
+        actor=by,
+        action="extension_approved" if approve else "extension_refused",
+        at=now,
+        before=before,
+        after={"due_at": milestone.due_at.isoformat()},
+        note=note,
+    )
+    return extension
+
+
+def _compensation_limit(roles, limits: dict) -> int:
+    return max([int(limits.get(role, 0)) for role in roles] or [0])
+
+
+@transaction.atomic
+def record_compensation(
+    *, case: Case, by: User, amount, description: str, now: datetime | None = None
+) -> Compensation:
+    """Record compensation offered; within the recorder's limit it is approved at once,
+    above it a role whose limit covers the amount must approve."""
+    now = now or timezone.now()
+    roles = _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    amount = Decimal(str(amount))
+    if amount <= 0:
+        raise CaseworkError({"amount": _("The amount must be positive.")})
+    if not description.strip():
+        raise CaseworkError({"description": _("Describe what is compensated.")})
+    limits = site_configuration().compensation_limits
+    within = amount <= _compensation_limit(roles, limits)
+    compensation = Compensation.objects.create(
+        case=case,
+        amount=amount,
+        description=description.strip(),
+        recorded_by=by,
+        recorded_at=now,
+        approved_by=by if within else None,
+        approved_at=now if within else None,
+    )
+    if not within:
+        from casework.notifications import notify_roles
+
+        approvers = [role for role, limit in limits.items() if int(limit) >= amount]
+        notify_roles(
+            roles=approvers,
+            case=case,
+            now=now,
+            subject=_("Compensation of ¥%(amount)s awaits approval (%(reference)s)")
+            % {"amount": amount, "reference": case.reference},
+        )
+    _record(
+        case,
+        actor=by,
+        action="compensation_recorded",
+        at=now,
+        after={"amount": str(amount), "approved": within},
+    )
+    return compensation
+
+
+@transaction.atomic
+def approve_compensation(
+    *, compensation: Compensation, by: User, now: datetime | None = None
+) -> Compensation:
+    now = now or timezone.now()
+    roles = _require_staff(by)
+    compensation = Compensation.objects.select_for_update().get(pk=compensation.pk)
+    if compensation.approved_at is not None:
+        raise CaseworkError(_("This compensation is already approved."))
+    if compensation.amount > _compensation_limit(roles, site_configuration().compensation_limits):
+        raise CaseworkError(_("This amount is above what you may approve."))
+    compensation.approved_by, compensation.approved_at = by, now
+    compensation.save(update_fields=["approved_by", "approved_at"])
+    _record(
+        compensation.case,
+        actor=by,
+        action="compensation_approved",
+        at=now,
+        after={"amount": str(compensation.amount)},
+    )
+    return compensation
+
+
+@transaction.atomic
+def reply_to_complainant(
+    *,
+    case: Case,
+    by: User,
+    method: str,
+    decision: str,
+    investigation: str = "",
+    facts: str = "",
+    responsibility: str = "",
+    delay_reason: str = "",
+    legal_route_advised: bool = False,
+    now: datetime | None = None,
+) -> Reply:
+    """Answer the complainant. A written reply states the investigation, the facts and
+    evidence, the responsibility and the decision; a late reply states why it is late."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    errors = {}
+    if method not in [*ContactLog.Method.values, "written"]:
+        errors["method"] = _("Unknown way of replying.")
+    if not decision.strip():
+        errors["decision"] = _("State the decision.")
+    if method == "written":
+        for field, value in (
+            ("investigation", investigation),
+            ("facts", facts),
+            ("responsibility", responsibility),
+        ):
+            if not value.strip():
+                errors[field] = _("A written reply states this.")
+    overdue = case.milestones.filter(rule__met_by=MetBy.REPLY, met_at=None, due_at__lt=now).exists()
+    if overdue and not delay_reason.strip():
+        errors["delay_reason"] = _("The reply is late: give the reason for the delay.")
+    if errors:
+        raise CaseworkError(errors)
+    reply = Reply.objects.create(
+        case=case,
+        at=now,
+        by=by,
+        method=method,
+        decision=decision.strip(),
+        investigation=investigation.strip(),
+        facts=facts.strip(),
+        responsibility=responsibility.strip(),
+        delay_reason=delay_reason.strip(),
+        legal_route_advised=legal_route_advised,
+    )
+    before = _snapshot(case)
+    case.status, case.replied_at = CaseStatus.REPLIED, now
+    case.save(update_fields=["status", "replied_at"])
+    met = _meet(case, MetBy.REPLY, now=now)
+    _record(
+        case,
+        actor=by,
+        action="replied",
+        at=now,
+        public=True,
+        before=before,
+        after={"status": case.status, "met": met},
+        note=decision.strip(),
+    )
+    return reply
+
+
+@transaction.atomic
+def record_callback(
+    *,
+    case: Case,
+    by: User,
+    method: str,
+    satisfied: bool,
+    rating: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Callback:
+    """回访 after the reply. A dissatisfied call-back re-opens the case, restarts its reply and
+    close clocks from now, and alerts the department's supervisor."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    if case.status != CaseStatus.REPLIED:
+        raise CaseworkError(_("A call-back follows the reply to the complainant."))
+    if method not in ContactLog.Method.values:
+        raise CaseworkError({"method": _("Unknown way of contact.")})
+    if rating is not None and not 1 <= rating <= 5:
+        raise CaseworkError({"rating": _("Rate from 1 to 5.")})
+    callback = Callback.objects.create(
+        case=case,
+        at=now,
+        by=by,
+        method=method,
+        satisfied=satisfied,
+        rating=rating,
+        note=note.strip(),
+    )
+    if not satisfied:
+        case.status, case.reopened_count = CaseStatus.OPEN, case.reopened_count + 1
+        case.save(update_fields=["status", "reopened_count"])
+        calendar = site_calendar()
+        for milestone in case.milestones.filter(
+            rule__met_by__in=[MetBy.REPLY, MetBy.CLOSE]
+        ).select_related("rule"):
+            milestone.due_at = calendar.add(now, milestone.rule.amount, milestone.rule.unit)
+            milestone.state, milestone.met_at, milestone.escalation_level = (
+                MilestoneState.OPEN,
+                None,
+                0,
+            )
+            milestone.save(update_fields=["due_at", "state", "met_at", "escalation_level"])
+            if case.paused_at is None:
+                _index(Deadline.Kind.MILESTONE, milestone.pk, milestone.due_at)
+        from casework.notifications import notify_roles
+
+        notify_roles(
+            roles=[Role.DEPARTMENT_SUPERVISOR, case.tier.handler_role],
+            department=case.lead_department,
+            case=case,
+            now=now,
+            subject=_("Dissatisfied call-back: %(reference)s re-opened")
+            % {"reference": case.reference},
+            body=note,
+        )
+    _record(
+        case,
+        actor=by,
+        action="called_back",
+        at=now,
+        public=True,
+        after={"satisfied": satisfied, "rating": rating, "status": case.status},
+    )
+    return callback
+
+
+@transaction.atomic
+def link_cases(
+    *, case: Case, other: Case, kind: str, by: User, now: datetime | None = None
+) -> CaseLink:
+    """Tie two cases together, e.g. a new issue found on the way, opened as its own case."""
+    now = now or timezone.now()
+    _require_staff(by)
+    if case.pk == other.pk:
+        raise CaseworkError(_("A case cannot be linked to itself."))
+    if kind not in CaseLink.Kind.values:
+        raise CaseworkError({"kind": _("Unknown kind of link.")})
+    if CaseLink.objects.filter(from_case=case, to_case=other).exists():
+        raise CaseworkError(_("These cases are already linked."))
+    link = CaseLink.objects.create(from_case=case, to_case=other, kind=kind)
+    for one, two in ((case, other), (other, case)):
+        _record(one, actor=by, action="linked", at=now, after={"case": two.reference, "kind": kind})
+    return link
+
+
+@transaction.atomic
+def approve_closure(
+    *, case: Case, by: User, kind: str, note: str, now: datetime | None = None
+) -> Approval:
+    """A manager's recorded approval to close: required by tiers that name an approver, and
+    for closing a case as unresolvable (at the quarterly review)."""
+    now = now or timezone.now()
+    case = _lock(case)
+    _require_open(case)
+    if kind == Approval.Kind.CLOSE:
+        needed = {case.tier.close_approver_role} if case.tier.close_approver_role else set()
+    elif kind == Approval.Kind.UNRESOLVABLE:
+        needed = {Role.SERVICE_CENTRE_MANAGER, Role.PROJECT_MANAGER}
+    else:
+        raise CaseworkError({"kind": _("Unknown kind of approval.")})
+    roles = _require_staff(by)
+    held = roles.intersection(needed)
+    if not held:
+        raise CaseworkError(_("You may not approve this."))
+    if not note.strip():
+        raise CaseworkError({"note": _("Record the reason for the approval.")})
+    approval = Approval.objects.create(
+        case=case, kind=kind, by=by, role=sorted(held)[0], at=now, note=note.strip()
+    )
+    _record(case, actor=by, action=f"approved_{kind}", at=now, note=note.strip())
+    return approval
+
+
+@transaction.atomic
+def close_case(
+    *,
+    case: Case,
+    by: User,
+    outcome: str = CaseOutcome.RESOLVED,
+    complainant_signed_off: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+) -> Case:
+    """销项: close only what was handled and verified. Nobody closes an unhandled case; a
+    valid complaint needs a satisfied call-back; a repair needs the complainant's sign-off;
+    a tier may require a manager's approval; an unresolvable case closes only by a manager's
+    recorded approval; a failed mediation only once the complainant was told of the legal
+    route."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    _require_open(case)
+    if case.handovers.filter(accepted_at=None).exists():
+        raise CaseworkError(_("A hand-over of this case is still waiting for acceptance."))
+    if outcome == CaseOutcome.UNRESOLVABLE:
+        if not case.approvals.filter(kind=Approval.Kind.UNRESOLVABLE).exists():
+            raise CaseworkError(
+                _("An unresolvable case is closed only with a manager's recorded approval.")
+            )
+    elif outcome in (CaseOutcome.RESOLVED, CaseOutcome.LEGAL_ROUTE):
+        if case.status != CaseStatus.REPLIED:
+            raise CaseworkError(
+                _("Nobody closes an unhandled case: reply to the complainant first.")
+            )
+        if (
+            outcome == CaseOutcome.LEGAL_ROUTE
+            and not case.replies.filter(legal_route_advised=True).exists()
+        ):
+            raise CaseworkError(_("Tell the complainant of the legal route first."))
+        if outcome == CaseOutcome.RESOLVED:
+            if case.nature and case.nature.is_valid_complaint:
+                last = case.callbacks.order_by("-at", "-id").first()
+                if last is None or not last.satisfied:
+                    raise CaseworkError(
+                        _("A valid complaint is closed after a satisfied call-back.")
+                    )
+            if case.content and case.content.requires_signoff and not complainant_signed_off:
+                raise CaseworkError(
+                    {
+                        "complainant_signed_off": _(
+                            "A repair is closed when the complainant has signed it off."
+                        )
+                    }
+                )
+        if (
+            case.tier.close_approver_role
+            and not case.approvals.filter(kind=Approval.Kind.CLOSE).exists()
+        ):
+            raise CaseworkError(
+                _("This tier is closed only with the approval of the %(role)s.")
+                % {"role": Role(case.tier.close_approver_role).label}
+            )
+    else:
+        raise CaseworkError({"outcome": _("Unknown outcome.")})
+    before = _snapshot(case)
+    case.status, case.closed_at, case.outcome = CaseStatus.CLOSED, now, outcome
+    case.save(update_fields=["status", "closed_at", "outcome"])
+    _meet(case, MetBy.CLOSE, now=now)
+    leftover = list(case.milestones.filter(met_at=None).exclude(state=MilestoneState.CANCELLED))
+    for milestone in leftover:
+        if milestone.state == MilestoneState.OPEN:
+            milestone.state = MilestoneState.CANCELLED
+            milestone.save(update_fields=["state"])
+    _unindex(Deadline.Kind.MILESTONE, [m.pk for m in leftover])
+    _schedule_upgrade(case)
+    _record(
+        case,
+        actor=by,
+        action="closed",
+        at=now,
+        public=True,
+        before=before,
+        after={"status": case.status, "outcome": outcome, "signed_off": complainant_signed_off},
+        note=note,
+    )
+    return case
+
+
+@transaction.atomic
+def record_escalation_by_complainant(
+    *, case: Case, by: User, level: str, note: str = "", now: datetime | None = None
+) -> ComplainantEscalation:
+    """越级投诉: the complainant went over the firm's head. Seed 001 第十条 deducts points from
+    the department supervisor and from the person responsible, more the higher it went."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)
+    if level not in EscalationLevel.values:
+        raise CaseworkError({"level": _("Unknown escalation level.")})
+    escalation = ComplainantEscalation.objects.create(
+        case=case, level=level, recorded_by=by, at=now, note=note.strip()
+    )
+    points = int(site_configuration().escalation_points.get(level, 0))
+    people = [("responsible", case.owner)]
+    supervisor = case.lead_department.supervisor if case.lead_department else None
+    if supervisor is not None:
+        people.append(("supervisor", supervisor))
+    PerformanceDeduction.objects.bulk_create(
+        PerformanceDeduction(
+            person=person,
+            case=case,
+            escalation=escalation,
+            capacity=capacity,
+            points=points,
+            at=now,
+        )
+        for capacity, person in people
+    )
+    from casework.notifications import notify_roles
+
+    notify_roles(
+        roles=[Role.SERVICE_CENTRE_MANAGER, Role.PROJECT_MANAGER],
+        case=case,
+        now=now,
+        subject=_("%(reference)s: complainant escalated to %(level)s")
+        % {"reference": case.reference, "level": EscalationLevel(level).label},
+    )
+    _record(
+        case,
+        actor=by,
+        action="escalated_by_complainant",
+        at=now,
+        after={"level": level, "points": points},
+        note=note,
+    )
+    return escalation
+
+
+# --- Escalation (called by the sweep, one clock at a time, inside the site's schema) -----------
+
+
+def escalate_milestone(*, milestone_id: int, now: datetime) -> int:
+    """Escalate a missed clock one level per period elapsed since it was due, each level once.
+
+    Compare-and-swap on `escalation_level` makes a second sweeper (or a re-run) a no-op, and
+    catching up after downtime gives the same levels, events and notices as sweeping every
+    minute would have. Returns the number of levels raised; moves or deletes its index row.
+    """
+    from casework.notifications import notify_roles, notify_users
+
+    milestone = (
+        Milestone.objects.select_related("rule", "case", "case__tier", "case__lead_department")
+        .filter(pk=milestone_id)
+        .first()
+    )
+    if (
+        milestone is None
+        or milestone.met_at is not None
+        or milestone.state == MilestoneState.CANCELLED
+        or milestone.case.paused_at is not None
+    ):
+        _unindex(Deadline.Kind.MILESTONE, [milestone_id])
+        return 0
+    rule, case = milestone.rule, milestone.case
+    chain = list(rule.escalation_chain)
+    levels = max(len(chain), 1)
+    raised = 0
+    alarm = _next_alarm(milestone)
+    calendar = site_calendar()
+    while alarm <= now and milestone.escalation_level < levels:
+        level = milestone.escalation_level
+        swapped = Milestone.objects.filter(pk=milestone.pk, escalation_level=level).update(
+            escalation_level=level + 1, state=MilestoneState.MISSED, escalated_at=alarm
+        )
+        if not swapped:
+            return raised
+        milestone.escalation_level = level + 1
+        subject = _("%(reference)s: %(milestone)s overdue (level %(level)s)") % {
+            "reference": case.reference,
+            "milestone": rule.name,
+            "level": level + 1,
+        }
+        if level == 0:
+            notify_users(users=[case.owner], case=case, subject=subject, now=now)
+        if chain:
+            notify_roles(
+                roles=[chain[level]],
+                case=case,
+                subject=subject,
+                now=now,
+                department=case.lead_department,
+            )
+        _record(
+            case,
+            actor=None,
+            action="milestone_missed" if level == 0 else "escalated",
+            at=alarm,
+            after={"milestone": rule.code, "level": level + 1, "to": chain[level : level + 1]},
+        )
+        raised += 1
+        alarm = calendar.add(alarm, rule.amount, rule.unit)
+    if milestone.escalation_level < levels:
+        _index(Deadline.Kind.MILESTONE, milestone.pk, alarm)
+    else:
+        _unindex(Deadline.Kind.MILESTONE, [milestone.pk])
+    return raised
+
+
+def escalate_handover(*, handover_id: int, now: datetime) -> int:
+    """An unaccepted hand-over: the receiving supervisor, the sender and the service-centre
+    manager are told, once."""
+    from casework.notifications import notify_roles, notify_users
+
+    _unindex(Deadline.Kind.HANDOVER, [handover_id])
+    swapped = Handover.objects.filter(
+        pk=handover_id, accepted_at=None, escalated_at=None, due_at__lte=now
+    ).update(escalated_at=now)
+    if not swapped:
+        return 0
+    handover = Handover.objects.select_related("case", "to_department", "from_user").get(
+        pk=handover_id
+    )
+    case = handover.case
+    subject = _("%(reference)s: hand-over to %(department)s not accepted in time") % {
+        "reference": case.reference,
+        "department": handover.to_department.name,
+    }
+    notify_users(
+        users=[u for u in (handover.from_user, handover.to_department.supervisor) if u],
+        case=case,
+        subject=subject,
+        now=now,
+    )
+    notify_roles(roles=[Role.SERVICE_CENTRE_MANAGER], case=case, subject=subject, now=now)
+    _record(
+        case,
+        actor=None,
+        action="handover_overdue",
+        at=now,
+        after={"to_department": handover.to_department_id},
+    )
+    return 1
+
+
+def upgrade_case(*, case_id: int, now: datetime) -> int:
+    """A valid complaint unresolved for its tier's period becomes the next tier (e.g. major
+    after a month); its open clocks re-base on the new tier."""
+    from casework.notifications import notify_roles
+
+    _unindex(Deadline.Kind.UPGRADE, [case_id])
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("tier", "nature")
+        .filter(pk=case_id)
+        .first()
+    )
+    if (
+        case is None
+        or case.status == CaseStatus.CLOSED
+        or case.upgrade_due_at is None
+        or case.upgrade_due_at > now
+        or case.tier.upgrade_to_id is None
+    ):
+        return 0
+    before = _snapshot(case)
+    case.tier = case.tier.upgrade_to
+    case.upgrade_due_at = None
+    case.save(update_fields=["tier", "upgrade_due_at"])
+    _start_clocks(case, since=case.registered_at, now=now, actor=None)
+    notify_roles(
+        roles=[case.tier.handler_role],
+        case=case,
+        now=now,
+        subject=_("%(reference)s upgraded to %(tier)s")
+        % {
+            "reference": case.reference,
+            "tier": case.tier.name,
+        },
+    )
+    _record(case, actor=None, action="upgraded", at=now, before=before, after=_snapshot(case))
+    return 1

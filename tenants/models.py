@@ -264,6 +264,38 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {scope}"
 
 
+class Deadline(models.Model):
+    """The cross-site index of casework clocks, so one query finds what is due on every site.
+
+    A row mirrors an open clock of a site's schema (a milestone, a pending hand-over, an
+    automatic upgrade) and is written in the same transaction as that clock; the sweep claims
+    due rows with SKIP LOCKED, acts in the site's schema, and moves `due_at` on to the next
+    escalation level or deletes the row. See docs/decisions/0005-deadline-sweep.md.
+    """
+
+    class Kind(models.TextChoices):
+        MILESTONE = "milestone", _("milestone")
+        HANDOVER = "handover", _("hand-over awaiting acceptance")
+        UPGRADE = "upgrade", _("automatic upgrade")
+        OUTBOX = "outbox", _("notifications waiting to be sent")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "kind", "object_id"], name="deadline_unique_clock"
+            )
+        ]
+        indexes = [models.Index(fields=["due_at"], name="deadline_due")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id}/{self.kind}/{self.object_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
 class Heartbeat(models.Model):
     """When each background process last proved it was alive (shown on the platform console)."""
 

@@ -9,6 +9,7 @@ the east region), `manager_b` at site B (in the south region), `regional_east` o
 east region, `firm_admin` the firm, `platform_admin` the platform, `outsider` holds no role.
 """
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -57,6 +58,15 @@ def _build_world() -> None:
     grant_role(user=person("other_firm_admin"), role=Role.FIRM_ADMIN, firm=other_firm)
     person("platform_admin", is_staff=True)
     person("outsider")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database of this run's own, so that two runs on one server never collide."""
+    from django.conf import settings
+
+    test = settings.DATABASES["default"].setdefault("TEST", {})
+    test["NAME"] = f"test_carefront_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")

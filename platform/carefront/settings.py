@@ -249,7 +249,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 60.0},
+    # Sends what the outbox holds (docs/decisions/0006-outbox.md); a run left in the queue
+    # past the next one is dropped, the next run does its work.
+    "relay-outboxes": {
+        "task": "casework.tasks.relay_all_outboxes",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
 }
+# Dotted path of the class that sends text messages (casework/sms.py); the default only logs.
+SMS_PROVIDER = env_str("SMS_PROVIDER", "casework.sms.LoggingSmsProvider")
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
