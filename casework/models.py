@@ -116,6 +116,7 @@ class MetBy(models.TextChoices):
     ACCEPTANCE = "accept", _("acceptance decision told to the complainant")
     REPLY = "reply", _("reply to the complainant")
     CLOSE = "close", _("close (销项)")
+    MANUAL = "manual", _("marked done by staff (e.g. a report to an outside body)")
 
 
 class MilestoneRule(Named):

@@ -1325,3 +1325,36 @@ def upgrade_case(*, case_id: int, now: datetime) -> int:
     )
     _record(case, actor=None, action="upgraded", at=now, before=before, after=_snapshot(case))
     return 1
+
+
+@transaction.atomic
+def complete_milestone(
+    *, milestone: Milestone, by: User, note: str, now: datetime | None = None
+) -> Milestone:
+    """Mark done a clock that only a person can stop (e.g. the 6-hour report of a serious
+    medical incident to the district health bureau), with what was done."""
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(milestone.case)
+    _require_open(case)
+    milestone = Milestone.objects.select_for_update().select_related("rule").get(pk=milestone.pk)
+    if milestone.rule.met_by != MetBy.MANUAL:
+        raise CaseworkError(_("This clock stops by itself when its action is done."))
+    if milestone.met_at is not None:
+        raise CaseworkError(_("This clock has stopped already."))
+    if not note.strip():
+        raise CaseworkError({"note": _("Note what was done.")})
+    milestone.met_at = now
+    if milestone.state == MilestoneState.OPEN:
+        milestone.state = MilestoneState.MET
+    milestone.save(update_fields=["met_at", "state"])
+    _unindex(Deadline.Kind.MILESTONE, [milestone.pk])
+    _record(
+        case,
+        actor=by,
+        action="milestone_done",
+        at=now,
+        note=note.strip(),
+        after={"milestone": milestone.code},
+    )
+    return milestone

@@ -56,8 +56,11 @@ def create_site(
     time_zone: str = "Asia/Shanghai",
     languages: list[str] | None = None,
     domain: str | None = None,
+    template: str | None = None,
+    with_template: bool = True,
 ) -> Site:
-    """Open a new hospital or care home: its row, its schema, its domain and its pages.
+    """Open a new hospital or care home: its row, its schema, its domain, its pages, and its
+    casework configuration from `template` (by default the one for its kind).
 
     Validation happens before anything is written; if a later step fails, the schema and the
     rows are removed again, so a failed attempt can simply be repeated.
@@ -75,6 +78,11 @@ def create_site(
     known_languages = {code for code, _label in settings.LANGUAGES}
     if not languages or not set(languages) <= known_languages:
         errors["languages"] = _("Choose among the supported languages.")
+    from casework.site_templates import DEFAULT_TEMPLATE_FOR_KIND, TEMPLATES
+
+    template = template or DEFAULT_TEMPLATE_FOR_KIND.get(kind)
+    if with_template and template not in TEMPLATES:
+        errors["template"] = _("Unknown configuration template.")
     if errors:
         raise ValidationError(errors)
 
@@ -101,6 +109,10 @@ def create_site(
 
         with tenant_context(site):
             provision_site_pages(site=site, hostname=host)
+            if with_template:
+                from casework.site_templates import apply_template
+
+                apply_template(code=template)
     except BaseException:
         if site.pk:
             Domain.objects.filter(tenant_id=site.pk).delete()

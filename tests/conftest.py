@@ -39,11 +39,11 @@ def _build_world() -> None:
     south = create_region(firm=firm, name="南区", name_en="South", slug="south")
     site_a = create_site(
         firm=firm, region=east, slug="site-a", name="甲医院", name_en="Hospital A",
-        kind="hospital",
+        kind="hospital", with_template=False,
     )
     site_b = create_site(
         firm=firm, region=south, slug="site-b", name="乙养老院", name_en="Care Home B",
-        kind="care_home",
+        kind="care_home", with_template=False,
     )
     other_firm = create_firm(name="别家物业", name_en="Other Property", slug="otherfirm")
 

@@ -39,6 +39,7 @@ from casework.models import (
     CategoryKind,
     Department,
     DurationUnit,
+    MetBy,
     MilestoneRule,
     SiteConfiguration,
     Tier,
@@ -105,7 +106,7 @@ _TIER_KEYS = _TIER_REQUIRED | {
     "upgrade_to",
     "pause_reasons",
 }
-_MILESTONE_REQUIRED = _NAMED_REQUIRED | {"amount", "unit"}
+_MILESTONE_REQUIRED = _NAMED_REQUIRED | {"amount", "unit", "met_by"}
 _MILESTONE_KEYS = _MILESTONE_REQUIRED | {"escalation_chain"}
 
 _TEMPLATE_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -341,6 +342,12 @@ def _check_milestones(checker: _Checker, nodes: Any, where: str) -> list:
                 f"0 {unit} would be due at registration; only "
                 "0 working_days (the same working day) makes sense",
             )
+        met_by = node.get("met_by")
+        if met_by not in MetBy.values:
+            checker.error(
+                f"{here}.met_by",
+                f"unknown action {met_by!r}; expected one of {', '.join(MetBy.values)}",
+            )
         chain = node.get("escalation_chain", [])
         if not isinstance(chain, list):
             checker.error(f"{here}.escalation_chain", "expected a list of role codes")
@@ -356,6 +363,7 @@ def _check_milestones(checker: _Checker, nodes: Any, where: str) -> list:
                 "name_en": node.get("name_en"),
                 "amount": amount,
                 "unit": unit,
+                "met_by": met_by,
                 "escalation_chain": list(chain),
             }
         )
@@ -575,6 +583,7 @@ def apply_template(*, code: str, directory: Path | None = None) -> None:
                     "name_en": rule["name_en"],
                     "amount": rule["amount"],
                     "unit": rule["unit"],
+                    "met_by": rule["met_by"],
                     "escalation_chain": rule["escalation_chain"],
                     "position": position,
                 },

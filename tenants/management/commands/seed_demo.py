@@ -4,6 +4,7 @@ role. Idempotent: a second run reuses what exists and prints the same logins."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django_tenants.utils import tenant_context
 
 from tenants.models import Firm, Region, Role, Site, SiteKind, User, site_url
 from tenants.services import create_firm, create_region, create_site, grant_role
@@ -46,6 +47,18 @@ SITE_STAFF = [
     (Role.DEPARTMENT_SUPERVISOR, "supervisor", "主管", "陈"),
     (Role.RECEPTIONIST, "reception", "客服", "张"),
 ]
+
+
+def _assign_demo_staff(staff: dict[str, User]) -> None:
+    """Who receives unattended complaints, who is on duty at night, who supervises what."""
+    from casework.models import Department, SiteConfiguration
+
+    SiteConfiguration.objects.filter(id=1).update(
+        intake_owner=staff["reception"], after_hours_receiver=staff["manager"]
+    )
+    for department in Department.objects.filter(supervisor=None):
+        department.supervisor = staff["supervisor"]
+        department.save(update_fields=["supervisor"])
 
 
 class Command(BaseCommand):
@@ -95,10 +108,14 @@ class Command(BaseCommand):
                     kind=spec["kind"],
                 )
             with transaction.atomic():
+                staff = {}
                 for role, local, first, last in SITE_STAFF:
                     user = person(f"{local}@{spec['slug']}.demo", first, last)
                     grant_role(user=user, role=role, site=site)
+                    staff[local] = user
                     logins.append((f"{Role(role).label}, {site.name_en}", user.email))
+            with tenant_context(site):
+                _assign_demo_staff(staff)
 
         self.stdout.write("")
         self.stdout.write(f"Platform and firm console: {site_url(settings.PUBLIC_HOSTS[0])}")
