@@ -50,3 +50,15 @@ def complainant_details(*, user, case) -> dict[str, str]:
     if case.anonymous:
         return dict.fromkeys(details, "")
     return details if visible else {k: MASK if v else "" for k, v in details.items()}
+
+
+def calendar_gap(*, today=None):
+    """The first day in the coming 90 days that China's official holiday data does not cover
+    yet (each year's holidays are announced late in the year before), or None."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    calendar = site_calendar()
+    today = today or timezone.localtime(timezone.now(), ZoneInfo(calendar.time_zone)).date()
+    return calendar.first_uncovered_day(today)

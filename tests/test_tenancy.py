@@ -1,9 +1,12 @@
 """Each site is served from its own domain and schema, and nothing of one leaks to another."""
 
+from datetime import date
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import tenant_context
 
+from casework.selectors import calendar_gap
 from cms.models import HomePage
 from tenants.models import Domain, Membership, Role
 from tests.conftest import HOST_A, HOST_B, PUBLIC_HOST, login
@@ -165,3 +168,17 @@ def test_django_admin_is_for_platform_admins(client, world):
     login(client, world.people["platform_admin"], PUBLIC_HOST)
     assert client.get("/django-admin/tenants/site/", HTTP_HOST=PUBLIC_HOST).status_code == 200
     assert client.get("/django-admin/", HTTP_HOST=HOST_A).status_code == 404
+
+
+def test_managers_are_warned_when_next_years_holidays_are_not_known(client, world):
+    # The locked holiday data ends with 2026; from October 2026 on, deadlines can fall on
+    # days it does not know.
+    with tenant_context(world.site_a):
+        gap = calendar_gap()
+    assert gap is not None and gap >= date(2027, 1, 1)
+    login(client, world.people["admin_a"], HOST_A)
+    page = client.get("/office/", HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en")
+    assert f"public holidays from {gap:%Y-%m-%d} on are not published" in page.content.decode()
+    client.logout()
+    login(client, world.people["reception_a"], HOST_A)
+    assert f"{gap:%Y-%m-%d}" not in client.get("/office/", HTTP_HOST=HOST_A).content.decode()

@@ -365,6 +365,15 @@ def test_the_task_relays_every_site_in_one_pass(world, mailoutbox):
     assert len(mailoutbox) == 2
 
 
+def test_the_relay_can_be_pointed_at_a_site_from_anywhere(world, mailoutbox):
+    with tenant_context(world.site_b):
+        notify_roles(roles=[Role.SERVICE_CENTRE_MANAGER], subject="b", now=NOW)
+    connection.set_schema_to_public()
+    assert relay_outbox(site=world.site_b, now=NOW)["sent"] == 1
+    assert connection.schema_name == "public"
+    assert mailed(mailoutbox) == [world.people["manager_b"].email]
+
+
 def test_a_failing_site_does_not_stop_the_others(world, mailoutbox, monkeypatch, caplog):
     with tenant_context(world.site_a):
         notify_roles(
