@@ -475,7 +475,8 @@ class OutboxMessage(models.Model):
         Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    recipient = models.CharField(max_length=254)
+    # A complainant's phone number when the message is an SMS: encrypted like the case's.
+    recipient = EncryptedTextField()
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)

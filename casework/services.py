@@ -208,7 +208,6 @@ def _start_clocks(case: Case, *, since: datetime, now: datetime, actor: User | N
                 case=case,
                 subject=_("%(tier)s case %(reference)s")
                 % {"tier": case.tier.name, "reference": case.reference},
-                body=case.account[:500],
                 now=now,
                 department=case.lead_department,
             )
@@ -499,7 +498,6 @@ def dispatch_case(
         department=department,
         case=case,
         subject=_("Case %(reference)s dispatched to you") % {"reference": case.reference},
-        body=case.account[:500],
         now=now,
     )
     _record(

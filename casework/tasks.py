@@ -35,3 +35,18 @@ def relay_all_outboxes(limit: int = 200) -> dict[str, dict[str, int]]:
             except Exception:
                 logger.exception("Outbox relay failed on site %s", site.schema_name)
     return results
+
+
+@shared_task(ignore_result=True)
+def sweep_deadlines() -> dict[str, int]:
+    """Run by beat every minute: escalate every clock that is due, on every site, once.
+
+    Works from the database alone (docs/decisions/0005-deadline-sweep.md): a missed or
+    doubled run, or one after downtime, leaves the same result.
+    """
+    from casework.sweep import sweep_deadlines as sweep
+
+    counts = sweep()
+    if counts["failed"]:
+        logger.error("Deadline sweep: %s clocks failed and were pushed back", counts["failed"])
+    return counts

@@ -249,6 +249,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 60.0},
+    # Escalates what is due on every site (docs/decisions/0005-deadline-sweep.md).
+    "sweep-deadlines": {
+        "task": "casework.tasks.sweep_deadlines",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Sends what the outbox holds (docs/decisions/0006-outbox.md); a run left in the queue
     # past the next one is dropped, the next run does its work.
     "relay-outboxes": {
