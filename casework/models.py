@@ -115,7 +115,7 @@ class MetBy(models.TextChoices):
     CONTACT = "contact", _("real contact with the complainant")
     ACCEPTANCE = "accept", _("acceptance decision told to the complainant")
     REPLY = "reply", _("reply to the complainant")
-    CLOSE = "close", _("close (销项)")
+    CLOSE = "close", _("closing the case")
     MANUAL = "manual", _("marked done by staff (e.g. a report to an outside body)")
 
 
@@ -255,7 +255,7 @@ class CalendarDay(models.Model):
     """The site's own exceptions to the official calendar."""
 
     class Kind(models.TextChoices):
-        CLOSED = "closed", _("closed")
+        CLOSED = "closed", _("office closed")
         WORKING = "working", _("working day")
 
     day = models.DateField(_("day"), unique=True)
