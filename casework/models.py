@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from casework.fields import EncryptedTextField
+from casework.storage import private_storage
 from tenants.models import Role
 
 
@@ -373,6 +374,14 @@ class Case(models.Model):
     pause_reason = models.CharField(max_length=40, blank=True)
     upgrade_due_at = models.DateTimeField(null=True, blank=True)
     reopened_count = models.PositiveSmallIntegerField(default=0)
+    consent_contact = models.BooleanField(_("may be contacted"), default=True)
+    consent_share = models.BooleanField(
+        _("name may be shared with the people concerned"), default=False
+    )
+    satisfaction = models.PositiveSmallIntegerField(
+        _("complainant's rating (1–5)"), null=True, blank=True
+    )
+    satisfaction_comment = models.TextField(_("complainant's comment"), blank=True)
 
     class Meta:
         verbose_name = _("case")
@@ -735,3 +744,48 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class PublicAccess(models.Model):
+    """The complainant's private way back to their case, with no account: an unguessable
+    link (only its hash is stored; the link is shown once) and a short access code."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="public_access")
+    token_hash = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"public access to {self.case_id}"
+
+
+def attachment_path(instance, filename: str) -> str:
+    # The stored name never carries the uploaded one (it may hold a person's name).
+    import uuid
+
+    return f"cases/{instance.case_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A photo or document on a case, stored per site outside any public URL and served only
+    to people allowed to see the case (and to the complainant through their link)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, storage=private_storage)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    from_complainant = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.original_name

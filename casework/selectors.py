@@ -62,3 +62,38 @@ def calendar_gap(*, today=None):
     calendar = site_calendar()
     today = today or timezone.localtime(timezone.now(), ZoneInfo(calendar.time_zone)).date()
     return calendar.first_uncovered_day(today)
+
+
+def describe_duration(amount: int, unit: str) -> str:
+    """'within 30 minutes' / '30 分钟内', for the public page and notices."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    if unit == "working_days" and amount == 0:
+        return _("the same working day")
+    forms = {
+        "minutes": ngettext("within %(n)s minute", "within %(n)s minutes", amount),
+        "hours": ngettext("within %(n)s hour", "within %(n)s hours", amount),
+        "working_days": ngettext("within %(n)s working day", "within %(n)s working days", amount),
+        "calendar_days": ngettext("within %(n)s day", "within %(n)s days", amount),
+    }
+    return forms[unit] % {"n": amount}
+
+
+def published_time_limits() -> list[dict]:
+    """The promises of the public page, read from the live tier configuration so that they
+    are never typed twice: each tier with its clocks, in the reader's language."""
+    from casework.models import Tier
+
+    tiers = Tier.objects.prefetch_related("milestone_rules").order_by("rank")
+    return [
+        {
+            "tier": tier.display_name,
+            "description": tier.description,
+            "milestones": [
+                {"name": rule.display_name, "limit": describe_duration(rule.amount, rule.unit)}
+                for rule in tier.milestone_rules.all()
+            ],
+        }
+        for tier in tiers
+    ]

@@ -1,17 +1,32 @@
-"""Page types of a site's public page tree (bakerydemo style: fields, panels, template)."""
+"""Page types of a site's public page tree (bakerydemo style: fields, panels, template).
+
+The tree of every site: the channels page at the top (the site's home), with the complaint
+form and the tracking page under it. All three are created when the site is provisioned.
+"""
+
+from datetime import datetime
 
 from django.db import models
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
+from wagtail.contrib.routable_page.models import RoutablePageMixin, re_path
+from wagtail.fields import StreamField
 from wagtail.models import Page
 
+from cms.blocks import ChannelBlock
 
-class HomePage(Page):
-    """The site's home: where a patient or visitor finds how to complain.
+RECEIPT_SESSION_KEY = "complaint_receipt"
 
-    One per site, at the top of the site's page tree, created when the site is provisioned.
-    """
+
+def _english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
+class BilingualPage(Page):
+    """A page with an English title and introduction beside the Chinese ones."""
 
     title_en = models.CharField(_("English title"), max_length=255, blank=True)
     intro = models.TextField(_("introduction"), blank=True)
@@ -23,15 +38,211 @@ class HomePage(Page):
         FieldPanel("intro"),
         FieldPanel("intro_en"),
     ]
+
+    class Meta:
+        abstract = True
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["display_title"] = self.title_en if _english() and self.title_en else self.title
+        context["display_intro"] = self.intro_en if _english() and self.intro_en else self.intro
+        return context
+
+
+class HomePage(BilingualPage):
+    """The site's home, the complaint channels page: how to reach the service centre, what
+    it promises (read live from the site's tiers), and how complainants' details are kept."""
+
+    channels = StreamField(
+        [("channel", ChannelBlock())], blank=True, verbose_name=_("complaint channels")
+    )
+    privacy_notice = models.TextField(_("privacy notice"), blank=True)
+    privacy_notice_en = models.TextField(_("English privacy notice"), blank=True)
+
+    content_panels = [
+        *BilingualPage.content_panels,
+        FieldPanel("channels"),
+        FieldPanel("privacy_notice"),
+        FieldPanel("privacy_notice_en"),
+    ]
     parent_page_types = ["wagtailcore.Page"]
     max_count = 1
 
     class Meta:
-        verbose_name = _("home page")
+        verbose_name = _("complaint channels page")
 
     def get_context(self, request, *args, **kwargs):
+        from casework.selectors import published_time_limits
+
         context = super().get_context(request, *args, **kwargs)
-        english = (get_language() or "").startswith("en")
-        context["display_title"] = self.title_en if english and self.title_en else self.title
-        context["display_intro"] = self.intro_en if english and self.intro_en else self.intro
+        english = _english()
+        context["time_limits"] = published_time_limits()
+        context["privacy"] = (
+            self.privacy_notice_en if english and self.privacy_notice_en else self.privacy_notice
+        )
+        context["form_page"] = ComplaintFormPage.objects.live().first()
+        context["tracking_page"] = TrackingPage.objects.live().first()
         return context
+
+
+class ComplaintFormPage(BilingualPage):
+    """The web form. A submission becomes a case through the casework engine (channel: web),
+    never through Wagtail's form-submission store; the receipt is shown once."""
+
+    parent_page_types = ["cms.HomePage"]
+    subpage_types: list[str] = []
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("complaint form page")
+
+    def serve(self, request, *args, **kwargs):
+        from casework.services import CaseworkError
+        from cms.forms import ComplaintForm
+        from cms.services import submit_web_complaint
+
+        if request.GET.get("receipt"):
+            receipt = request.session.pop(RECEIPT_SESSION_KEY, None)
+            if receipt:
+                return self._render_receipt(request, receipt)
+            return HttpResponseRedirect(self.url)
+        if request.method == "POST":
+            form = ComplaintForm(request.POST, request.FILES)
+            if form.is_bot:
+                # Bots get a page that looks done; nothing is stored.
+                return render(request, "cms/complaint_received_generic.html", {"page": self})
+            if form.is_valid():
+                try:
+                    receipt = submit_web_complaint(data=form.cleaned_data)
+                except CaseworkError as error:
+                    for field, messages in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, messages)
+                else:
+                    request.session[RECEIPT_SESSION_KEY] = receipt
+                    return HttpResponseRedirect(f"{self.url}?receipt=1")
+        else:
+            form = ComplaintForm(initial={"location": request.GET.get("location", "")[:200]})
+        context = self.get_context(request)
+        context["form"] = form
+        return render(request, "cms/complaint_form_page.html", context, status=200)
+
+    def _render_receipt(self, request, receipt: dict):
+        tracking = TrackingPage.objects.live().first()
+        context = self.get_context(request)
+        context["receipt"] = receipt
+        context["next_step"] = (
+            receipt["next_step_en"]
+            if _english() and receipt["next_step_en"]
+            else receipt["next_step"]
+        )
+        context["next_due"] = (
+            datetime.fromisoformat(receipt["next_due"]) if receipt["next_due"] else None
+        )
+        if tracking:
+            context["tracking_url"] = request.build_absolute_uri(
+                f"{tracking.url}{receipt['token']}/"
+            )
+        response = render(request, "cms/complaint_receipt.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class TrackingPage(RoutablePageMixin, BilingualPage):
+    """Where a complainant follows their case through the private link and access code."""
+
+    parent_page_types = ["cms.HomePage"]
+    subpage_types: list[str] = []
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("tracking page")
+
+    @re_path(r"^$")
+    def index(self, request):
+        return self.render(
+            request, context_overrides={"needs_link": True}, template="cms/tracking_page.html"
+        )
+
+    @re_path(r"^(?P<token>[A-Za-z0-9_-]{16,64})/$")
+    def case_view(self, request, token):
+        from casework.public import case_for_token, open_case
+        from casework.services import CaseworkError
+        from cms.forms import AccessCodeForm
+
+        session_key = f"track:{token[:8]}"
+        case = None
+        code_form = AccessCodeForm()
+        if request.method == "POST" and "code" in request.POST:
+            code_form = AccessCodeForm(request.POST)
+            if code_form.is_valid():
+                try:
+                    case = open_case(token=token, code=code_form.cleaned_data["code"])
+                except CaseworkError as error:
+                    code_form.add_error("code", error.messages)
+                else:
+                    request.session[session_key] = case.pk
+                    return HttpResponseRedirect(request.path)
+        elif request.session.get(session_key):
+            unlocked = case_for_token(token)
+            if unlocked is not None and unlocked.pk == request.session[session_key]:
+                case = unlocked
+        if case is None:
+            response = self.render(
+                request,
+                template="cms/tracking_page.html",
+                context_overrides={"code_form": code_form},
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+        return self._serve_case(request, case)
+
+    def _serve_case(self, request, case):
+        from casework.public import add_information, public_status, public_timeline, rate_handling
+        from casework.services import CaseworkError
+        from cms.forms import AddInformationForm, RatingForm
+
+        add_form, rating_form = AddInformationForm(), RatingForm()
+        if request.method == "POST":
+            action = request.POST.get("action")
+            form = (
+                AddInformationForm(request.POST, request.FILES)
+                if action == "add"
+                else RatingForm(request.POST)
+            )
+            if form.is_valid():
+                try:
+                    if action == "add":
+                        add_information(
+                            case=case,
+                            text=form.cleaned_data["text"],
+                            uploads=form.cleaned_data["attachments"],
+                        )
+                    else:
+                        rate_handling(
+                            case=case,
+                            rating=form.cleaned_data["rating"],
+                            comment=form.cleaned_data["comment"],
+                        )
+                except CaseworkError as error:
+                    form.add_error(None, error.messages)
+                else:
+                    return HttpResponseRedirect(request.path)
+            if action == "add":
+                add_form = form
+            else:
+                rating_form = form
+        reply = case.replies.order_by("-at").first()
+        response = self.render(
+            request,
+            template="cms/tracking_case.html",
+            context_overrides={
+                "case": case,
+                "status": public_status(case),
+                "timeline": public_timeline(case=case),
+                "reply": reply,
+                "add_form": add_form,
+                "rating_form": rating_form if case.replied_at and not case.satisfaction else None,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,15 +1,20 @@
-"""Operations on a site's page tree. Run inside the site's schema (tenant_context)."""
+"""Operations on a site's public pages and the web intake. Run inside the site's schema."""
 
 from django.db import transaction
+from django.utils import timezone
 from wagtail.models import Page
 from wagtail.models import Site as WagtailSite
 
-from cms.models import HomePage
+from casework.models import Milestone, MilestoneState
+from casework.public import attach_files, grant_public_access
+from casework.services import Complainant, register_case
+from cms.models import ComplaintFormPage, HomePage, TrackingPage
 
 
 @transaction.atomic
 def provision_site_pages(*, site, hostname: str) -> HomePage:
-    """Give a freshly migrated schema its home page and bind Wagtail's Site to the domain.
+    """Give a freshly migrated schema its public pages and bind Wagtail's Site to the domain:
+    the channels page (home), the complaint form and the tracking page.
 
     Wagtail's own migrations leave a "Welcome" page and a Site for localhost in every schema;
     they are replaced, so each schema has exactly one Site, the one answering on `hostname`.
@@ -21,11 +26,18 @@ def provision_site_pages(*, site, hostname: str) -> HomePage:
     home = HomePage.objects.first()
     if home is None:
         home = root.add_child(
-            instance=HomePage(
-                title=site.name,
-                title_en=site.name_en,
-                slug="home",
-                intro="",
+            instance=HomePage(title=site.name, title_en=site.name_en, slug="home")
+        )
+    if not ComplaintFormPage.objects.exists():
+        home.add_child(
+            instance=ComplaintFormPage(
+                title="我要投诉", title_en="File a complaint", slug="complain"
+            )
+        )
+    if not TrackingPage.objects.exists():
+        home.add_child(
+            instance=TrackingPage(
+                title="投诉进度查询", title_en="Follow your complaint", slug="track"
             )
         )
     WagtailSite.objects.exclude(hostname=hostname).delete()
@@ -35,3 +47,47 @@ def provision_site_pages(*, site, hostname: str) -> HomePage:
         defaults={"root_page": home, "is_default_site": True, "site_name": site.name},
     )
     return home
+
+
+@transaction.atomic
+def submit_web_complaint(*, data: dict, now=None) -> dict:
+    """A complaint from the public form, committed with its files before anything else
+    happens; returns what the receipt shows (the link and code only this once)."""
+    now = now or timezone.now()
+    anonymous = bool(data.get("anonymous"))
+    department = data.get("department")
+    case = register_case(
+        channel="web",
+        account=data["account"],
+        complainant=Complainant(
+            relation=data["relation"],
+            name=data.get("name", ""),
+            phone=data.get("phone", ""),
+            email=data.get("email", ""),
+            anonymous=anonymous,
+        ),
+        occurred_at=data.get("occurred_at"),
+        location=data.get("location", ""),
+        subject=department.name if department else "",
+        desired_outcome=data.get("desired_outcome", ""),
+        now=now,
+    )
+    case.consent_contact = bool(data.get("consent_contact")) and not anonymous
+    case.consent_share = bool(data.get("consent_share")) and not anonymous
+    case.save(update_fields=["consent_contact", "consent_share"])
+    attach_files(case=case, uploads=data.get("attachments"), from_complainant=True, now=now)
+    token, code = grant_public_access(case=case, now=now)
+    next_clock = (
+        Milestone.objects.filter(case=case, state=MilestoneState.OPEN)
+        .select_related("rule")
+        .order_by("due_at")
+        .first()
+    )
+    return {
+        "reference": case.reference,
+        "token": token,
+        "code": code,
+        "next_step": next_clock.rule.name if next_clock else "",
+        "next_step_en": next_clock.rule.name_en if next_clock else "",
+        "next_due": next_clock.due_at.isoformat() if next_clock else "",
+    }

@@ -113,6 +113,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "casework",
     "cms",
+    "wagtail.contrib.routable_page",
     "wagtail.sites",
     "wagtail.users",
     "wagtail.snippets",
@@ -199,6 +200,8 @@ STATICFILES_DIRS = [BASE_DIR / "platform" / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# Case attachments: per site, outside MEDIA_ROOT, served only through checked views.
+PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
 STORAGES = {
     # Each site's files under MEDIA_ROOT/<schema>/, never mixed.
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 
 from casework.models import (
     Approval,
@@ -42,6 +43,14 @@ from casework.sweep import sweep_deadlines
 from tests.casework.conftest import FRIDAY_MORNING
 
 MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Notices are written in the active language; these tests read them in English."""
+    with translation.override("en"):
+        yield
+
 HOUR = timedelta(hours=1)
 
 

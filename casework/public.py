@@ -1,0 +1,238 @@
+"""What a complainant can do without an account: follow their case through a private link,
+add information, rate the handling. Services (state changes) and the public view of a case.
+
+The link's token is shown once and only its hash is kept; the 6-digit code is hashed like a
+password, and five wrong codes lock the link for a quarter of an hour.
+"""
+
+import hashlib
+import io
+import secrets
+from datetime import datetime, timedelta
+
+import filetype
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps
+
+from casework.models import Attachment, Case, CaseStatus, PublicAccess
+from casework.services import CaseworkError, _record
+
+WRONG_CODES_BEFORE_LOCK = 5
+LOCK_FOR = timedelta(minutes=15)
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILES = 5
+# Checked against the file's content, never its name or the browser's claim.
+ALLOWED_TYPES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "application/pdf": None,
+}
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def grant_public_access(*, case: Case, now: datetime | None = None) -> tuple[str, str]:
+    """A new private link and access code for the complainant; any earlier one stops working.
+    Returns (token, code), to be shown once."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(24)
+    code = f"{secrets.randbelow(10**6):06d}"
+    PublicAccess.objects.update_or_create(
+        case=case,
+        defaults={
+            "token_hash": _digest(token),
+            "code_hash": make_password(code),
+            "created_at": now,
+            "failed_attempts": 0,
+            "locked_until": None,
+        },
+    )
+    return token, code
+
+
+def case_for_token(token: str) -> Case | None:
+    """The case a link belongs to, or None; says nothing about whether the code is known."""
+    access = PublicAccess.objects.select_related("case").filter(token_hash=_digest(token)).first()
+    return access.case if access else None
+
+
+def open_case(*, token: str, code: str, now: datetime | None = None) -> Case:
+    """The case behind a link and its code, or a CaseworkError that says what is wrong."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        access = (
+            PublicAccess.objects.select_for_update()
+            .select_related("case")
+            .filter(token_hash=_digest(token))
+            .first()
+        )
+        if access is None:
+            raise CaseworkError(_("This tracking link is not valid."))
+        if access.locked_until and access.locked_until > now:
+            raise CaseworkError(
+                _("Too many wrong codes. Try again after %(time)s.")
+                % {"time": timezone.localtime(access.locked_until).strftime("%H:%M")}
+            )
+        if check_password((code or "").strip(), access.code_hash):
+            if access.failed_attempts:
+                access.failed_attempts = 0
+                access.save(update_fields=["failed_attempts"])
+            return access.case
+        access.failed_attempts += 1
+        if access.failed_attempts >= WRONG_CODES_BEFORE_LOCK:
+            access.failed_attempts, access.locked_until = 0, now + LOCK_FOR
+        access.save(update_fields=["failed_attempts", "locked_until"])
+    raise CaseworkError({"code": _("This access code is not right.")})
+
+
+def clean_upload(upload) -> tuple[bytes, str]:
+    """The bytes to store and their type: the type read from the content; images re-encoded,
+    which drops their metadata (location, camera, the phone owner's name)."""
+    if upload.size > MAX_FILE_BYTES:
+        raise CaseworkError(
+            {"attachments": _("%(name)s is larger than 10 MB.") % {"name": upload.name}}
+        )
+    data = upload.read()
+    kind = filetype.guess(data)
+    mime = kind.mime if kind else None
+    if mime not in ALLOWED_TYPES:
+        raise CaseworkError(
+            {
+                "attachments": _("%(name)s is not a photo (JPEG, PNG, WebP) or a PDF.")
+                % {"name": upload.name}
+            }
+        )
+    image_format = ALLOWED_TYPES[mime]
+    if image_format is None:
+        return data, mime
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = ImageOps.exif_transpose(image)
+            # Rebuilt from its pixels alone: nothing of the original's metadata survives.
+            clean = Image.frombytes(image.mode, image.size, image.tobytes())
+            if image.mode == "P":
+                clean.putpalette(image.getpalette())
+            out = io.BytesIO()
+            clean.save(out, format=image_format)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise CaseworkError(
+            {"attachments": _("%(name)s could not be read as an image.") % {"name": upload.name}}
+        ) from None
+    return out.getvalue(), mime
+
+
+def attach_files(
+    *, case: Case, uploads, by=None, from_complainant: bool = False, now: datetime | None = None
+) -> list[Attachment]:
+    """Check every file first, then store them all: a bad file stores nothing."""
+    now = now or timezone.now()
+    uploads = list(uploads or [])
+    if len(uploads) > MAX_FILES:
+        raise CaseworkError({"attachments": _("Attach at most 5 files.")})
+    cleaned = [(upload, *clean_upload(upload)) for upload in uploads]
+    attachments = []
+    for upload, data, mime in cleaned:
+        attachment = Attachment(
+            case=case,
+            original_name=(upload.name or "file")[:200],
+            content_type=mime,
+            size=len(data),
+            uploaded_at=now,
+            uploaded_by=by,
+            from_complainant=from_complainant,
+        )
+        attachment.file.save("upload", ContentFile(data), save=False)
+        attachment.save()
+        attachments.append(attachment)
+    return attachments
+
+
+@transaction.atomic
+def add_information(*, case: Case, text: str, uploads=(), now: datetime | None = None) -> None:
+    """The complainant adds to their complaint; the case's owner is told."""
+    from casework.notifications import notify_users
+
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text and not uploads:
+        raise CaseworkError({"text": _("Write something or attach a file.")})
+    if len(text) > 5000:
+        raise CaseworkError({"text": _("Keep it under 5,000 characters.")})
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    files = attach_files(case=case, uploads=uploads, from_complainant=True, now=now)
+    _record(
+        case,
+        actor=None,
+        action="information_added",
+        at=now,
+        public=True,
+        note=text,
+        after={"files": len(files)},
+    )
+    notify_users(
+        users=[case.owner],
+        case=case,
+        now=now,
+        subject=_("%(reference)s: the complainant added information")
+        % {"reference": case.reference},
+    )
+
+
+@transaction.atomic
+def rate_handling(
+    *, case: Case, rating: int, comment: str = "", now: datetime | None = None
+) -> None:
+    """The complainant's satisfaction, once they have had a reply."""
+    now = now or timezone.now()
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.replied_at is None:
+        raise CaseworkError(_("You can rate the handling once you have had our reply."))
+    if rating not in range(1, 6):
+        raise CaseworkError({"rating": _("Rate from 1 to 5.")})
+    case.satisfaction, case.satisfaction_comment = rating, (comment or "").strip()[:2000]
+    case.save(update_fields=["satisfaction", "satisfaction_comment"])
+    _record(
+        case,
+        actor=None,
+        action="rated",
+        at=now,
+        public=True,
+        after={"rating": rating},
+        note=case.satisfaction_comment,
+    )
+
+
+PUBLIC_MESSAGES = {
+    "registered": lambda e: _("Your complaint was registered."),
+    "resolved_at_contact": lambda e: _("Your complaint was settled when you raised it."),
+    "contacted": lambda e: _("We contacted you."),
+    "replied": lambda e: _("We replied: %(decision)s") % {"decision": e.note},
+    "called_back": lambda e: _("We called you back about our handling."),
+    "closed": lambda e: _("Your complaint was closed."),
+    "information_added": lambda e: _("You added information."),
+    "rated": lambda e: (
+        _("You rated our handling %(rating)s out of 5.") % {"rating": e.after.get("rating")}
+    ),
+}
+
+
+def public_timeline(*, case: Case) -> list[tuple[datetime, str]]:
+    """What the complainant sees of the timeline: public events only, in plain words, never
+    a member of staff's name or an internal note."""
+    events = case.timeline.filter(public=True, action__in=list(PUBLIC_MESSAGES)).order_by("at")
+    return [(event.at, PUBLIC_MESSAGES[event.action](event)) for event in events]
+
+
+def public_status(case: Case) -> str:
+    if case.status == CaseStatus.CLOSED or case.status == CaseStatus.RESOLVED_AT_CONTACT:
+        return _("Closed")
+    if case.status == CaseStatus.REPLIED:
+        return _("Replied")
+    return _("Being handled")

@@ -1,0 +1,12 @@
+import pytest
+from django_tenants.utils import tenant_context
+
+from casework.site_templates import apply_template
+
+
+@pytest.fixture
+def public_site(world):
+    """Site A configured from the hospital template, as a newly opened hospital would be."""
+    with tenant_context(world.site_a):
+        apply_template(code="hospital_property")
+    return world.site_a

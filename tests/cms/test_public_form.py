@@ -1,0 +1,201 @@
+"""A patient's daughter files a complaint on the site's public page, with no account."""
+
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+from PIL import Image
+
+from casework.models import Attachment, Case, MilestoneRule
+from tests.conftest import HOST_A, HOST_B
+
+FORM = "/complain/"
+VALID = {
+    "relation": "family",
+    "name": "李娜",
+    "phone": "138 1234 5678",
+    "email": "",
+    "location": "住院部3号楼5楼",
+    "account": "我父亲在走廊滑倒，地面刚拖过没有放警示牌。",
+    "desired_outcome": "请加强管理",
+    "consent_contact": "on",
+}
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (40, 30), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # camera make
+    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 0.0)}  # GPS
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def cases_on_a():
+    return Case.objects.count()
+
+
+def file_complaint(client, data=None, files=None, host=HOST_A, **extra):
+    return client.post(FORM, {**VALID, **(data or {}), **(files or {})}, HTTP_HOST=host, **extra)
+
+
+def test_the_channels_page_promises_the_sites_live_time_limits(client, public_site):
+    page = client.get("/", HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "within 48 hours" in page  # the major tier's reply
+    with tenant_context(public_site):
+        MilestoneRule.objects.filter(tier__code="major", code="reply").update(amount=36)
+    page = client.get("/", HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "within 36 hours" in page and "within 48 hours" not in page
+
+
+def test_a_complaint_gets_a_reference_and_a_private_link_shown_once(client, public_site):
+    form = client.get(FORM, HTTP_HOST=HOST_A)
+    assert form.status_code == 200 and 'name="account"' in form.content.decode()
+    photo = SimpleUploadedFile("floor.jpg", jpeg_with_gps(), content_type="image/jpeg")
+    response = file_complaint(client, files={"attachments": photo})
+    assert response.status_code == 302 and response["Location"].endswith("?receipt=1")
+
+    receipt = client.get(response["Location"], HTTP_HOST=HOST_A).content.decode()
+    reference = re.search(r'id="reference">([^<]+)<', receipt).group(1)
+    link = re.search(r'id="tracking-link" href="([^"]+)"', receipt).group(1)
+    code = re.search(r'id="access-code">(\d{6})<', receipt).group(1)
+    assert re.fullmatch(r"\d{8}-SVC-\d{3}", reference)
+    assert client.get(response["Location"], HTTP_HOST=HOST_A).status_code == 302  # once only
+
+    with tenant_context(public_site):
+        case = Case.objects.get(reference=reference)
+        assert case.channel == "web" and case.location == "住院部3号楼5楼"
+        assert case.complainant_phone == "138 1234 5678" and case.consent_contact
+        attachment = Attachment.objects.get(case=case)
+        with attachment.file.open("rb") as stored, Image.open(stored) as image:
+            assert not image.getexif()  # GPS and camera gone
+        assert code not in str(case.public_access.code_hash)
+
+    path = link.split(HOST_A, 1)[1].split(":8000", 1)[-1]
+    assert "李娜" not in client.get(path, HTTP_HOST=HOST_A).content.decode()
+    client.post(path, {"code": code}, HTTP_HOST=HOST_A)
+    tracking = client.get(path, HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert reference in tracking and "Being handled" in tracking
+    assert "Your complaint was registered." in tracking
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"account": ""}, "account"),
+        ({"phone": "", "email": ""}, "phone"),
+        ({"phone": "call me maybe"}, "phone"),
+        ({"email": "not-an-address"}, "email"),
+        ({"relation": "alien"}, "relation"),
+        ({"occurred_at": "yesterday-ish"}, "occurred_at"),
+    ],
+)
+def test_bad_input_is_explained_next_to_its_field_and_stores_nothing(
+    client, public_site, data, field
+):
+    response = file_complaint(client, data)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="id_{field}-error"' in page
+    assert f'aria-describedby="id_{field}-error"' in page
+    with tenant_context(public_site):
+        assert cases_on_a() == 0
+
+
+def test_a_file_that_is_not_what_it_claims_is_refused(client, public_site):
+    fake = SimpleUploadedFile("photo.jpg", b"<script>alert(1)</script>", content_type="image/jpeg")
+    page = file_complaint(client, files={"attachments": fake}).content.decode()
+    assert "is not a photo (JPEG, PNG, WebP) or a PDF" in page or "不是" in page
+    with tenant_context(public_site):
+        assert cases_on_a() == 0 and Attachment.objects.count() == 0
+
+
+def test_an_oversize_file_is_refused(client, public_site):
+    big = SimpleUploadedFile(
+        "scan.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024), content_type="application/pdf"
+    )
+    response = file_complaint(client, files={"attachments": big}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "larger than 10 MB" in response.content.decode()
+    with tenant_context(public_site):
+        assert cases_on_a() == 0
+
+
+def test_script_in_the_text_is_kept_as_text_and_never_run(client, public_site):
+    account = "<script>alert('x')</script> 电梯\x07坏了"
+    response = file_complaint(client, {"account": account})
+    receipt = client.get(response["Location"], HTTP_HOST=HOST_A)
+    assert receipt.status_code == 200
+    with tenant_context(public_site):
+        case = Case.objects.get()
+        assert case.account == "<script>alert('x')</script> 电梯坏了"  # control char dropped
+
+
+def test_a_bot_filling_the_hidden_field_stores_nothing(client, public_site):
+    response = file_complaint(client, {"website": "http://spam.example"})
+    assert response.status_code == 200
+    with tenant_context(public_site):
+        assert cases_on_a() == 0
+
+
+def test_an_anonymous_complaint_needs_no_contact_and_keeps_none(client, public_site):
+    file_complaint(client, {"anonymous": "on", "phone": "", "name": "王"})
+    with tenant_context(public_site):
+        case = Case.objects.get()
+        assert case.anonymous and case.complainant_name == "" and not case.consent_contact
+
+
+def _file_and_get_link(client):
+    response = file_complaint(client)
+    receipt = client.get(response["Location"], HTTP_HOST=HOST_A).content.decode()
+    link = re.search(r'id="tracking-link" href="([^"]+)"', receipt).group(1)
+    code = re.search(r'id="access-code">(\d{6})<', receipt).group(1)
+    return "/" + link.split("/", 3)[3], code
+
+
+def test_five_wrong_codes_lock_the_link(client, public_site):
+    path, code = _file_and_get_link(client)
+    wrong = "000000" if code != "000000" else "111111"
+    for _attempt in range(5):
+        client.post(path, {"code": wrong}, HTTP_HOST=HOST_A)
+    page = client.post(
+        path, {"code": code}, HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "Too many wrong codes" in page
+
+
+def test_a_tracking_link_of_site_a_shows_nothing_on_site_b(client, public_site):
+    path, code = _file_and_get_link(client)
+    response = client.post(path, {"code": code}, HTTP_HOST=HOST_B, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404 or "This tracking link is not valid" in (
+        response.content.decode()
+    )
+    assert client.get(path, HTTP_HOST=HOST_B).status_code in (200, 404)
+    assert "SVC" not in client.get(path, HTTP_HOST=HOST_B).content.decode()
+
+
+def test_the_complainant_adds_information_and_rates_after_the_reply(client, public_site, world):
+    from casework.services import reply_to_complainant
+
+    path, code = _file_and_get_link(client)
+    client.post(path, {"code": code}, HTTP_HOST=HOST_A)
+    client.post(path, {"action": "add", "text": "监控在走廊东侧"}, HTTP_HOST=HOST_A)
+    page = client.get(path, HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You added information." in page and 'name="rating"' not in page
+
+    with tenant_context(public_site):
+        case = Case.objects.get()
+        reply_to_complainant(
+            case=case,
+            by=world.people["admin_a"],
+            method="phone",
+            decision="已对保洁员进行培训并致歉",
+        )
+    page = client.get(path, HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "已对保洁员进行培训并致歉" in page and 'name="rating"' in page
+    assert "admin_a" not in page  # never a staff member's name
+    client.post(path, {"action": "rate", "rating": "4", "comment": "满意"}, HTTP_HOST=HOST_A)
+    with tenant_context(public_site):
+        assert Case.objects.get().satisfaction == 4
