@@ -100,18 +100,21 @@ class ComplaintFormPage(BilingualPage):
         from casework.services import CaseworkError
         from cms.forms import ComplaintForm
         from cms.services import submit_web_complaint
+        from cms.throttle import allow_submission
 
         if request.GET.get("receipt"):
             receipt = request.session.pop(RECEIPT_SESSION_KEY, None)
             if receipt:
                 return self._render_receipt(request, receipt)
             return HttpResponseRedirect(self.url)
+        throttled = False
         if request.method == "POST":
             form = ComplaintForm(request.POST, request.FILES)
             if form.is_bot:
                 # Bots get a page that looks done; nothing is stored.
                 return render(request, "cms/complaint_received_generic.html", {"page": self})
-            if form.is_valid():
+            throttled = not allow_submission(request)
+            if not throttled and form.is_valid():
                 try:
                     receipt = submit_web_complaint(data=form.cleaned_data)
                 except CaseworkError as error:
@@ -124,7 +127,13 @@ class ComplaintFormPage(BilingualPage):
             form = ComplaintForm(initial={"location": request.GET.get("location", "")[:200]})
         context = self.get_context(request)
         context["form"] = form
-        return render(request, "cms/complaint_form_page.html", context, status=200)
+        context["throttled"] = throttled
+        if throttled:
+            home = HomePage.objects.first()
+            context["channels"] = home.channels if home else []
+        return render(
+            request, "cms/complaint_form_page.html", context, status=429 if throttled else 200
+        )
 
     def _render_receipt(self, request, receipt: dict):
         tracking = TrackingPage.objects.live().first()

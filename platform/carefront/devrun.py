@@ -39,10 +39,30 @@ def main() -> int:
     port = settings.SITE_URL_PORT or "8000"
     commands = {
         "web": [python, "manage.py", "runserver", f"0.0.0.0:{port}"],
-        "worker": [python, "-m", "celery", "-A", "carefront", "worker", "-l", "warning",
-                   "--pool", "solo"],
-        "beat": [python, "-m", "celery", "-A", "carefront", "beat", "-l", "warning",
-                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "carefront",
+            "worker",
+            "-l",
+            "warning",
+            "--pool",
+            "solo",
+        ],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "carefront",
+            "beat",
+            "-l",
+            "warning",
+            "--schedule",
+            settings.CELERY_BEAT_SCHEDULE_FILENAME,
+        ],
     }
     # Each child leads its own process group, so that stopping it also stops what it started
     # (runserver's autoreloader runs the server in a grandchild).

@@ -73,6 +73,12 @@ TENANT_CACHE_SECONDS = env_float("TENANT_CACHE_SECONDS", 10.0)
 # One login across every site of the platform: set to ".<BASE_DOMAIN>" in production.
 SESSION_COOKIE_DOMAIN = env_str("SESSION_COOKIE_DOMAIN", "") or None
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60 if PRODUCTION else 0)
+# Public form limits, "count/seconds": per client address (generous: a hospital's guest Wi-Fi
+# is one address for many people) and per site.
+PUBLIC_FORM_LIMIT_PER_ADDRESS = env_str("PUBLIC_FORM_LIMIT_PER_ADDRESS", "30/600")
+PUBLIC_FORM_LIMIT_PER_SITE = env_str("PUBLIC_FORM_LIMIT_PER_SITE", "600/60")
+# Only behind a proxy that sets X-Forwarded-For itself.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", PRODUCTION)
 
 # --- Computed --------------------------------------------------------------------------------
 

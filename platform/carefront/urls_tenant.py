@@ -7,6 +7,7 @@ from wagtail import views as wagtail_views
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from cms import views as cms_views
 from tenants.views import LoginView, healthz
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("office/", include("casework.urls")),
+    path("office/poster/", cms_views.poster, name="poster"),
     path("cms-admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     # Wagtail's page tree answers everything else, starting with the site's home page.

@@ -30,10 +30,12 @@ Last line: cases=2000 workers=8 per_s=… duplicates=0 gaps=0 …
 import argparse
 import multiprocessing
 import os
+import re
 import statistics
 import sys
 import time
 import traceback
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -240,6 +242,44 @@ def check(site: Site, *, day) -> dict:
     }
 
 
+def profile(site: Site, users: list[int], *, day, cases: int = 50) -> None:
+    """Untimed, in this process: register_case's statements by shape, count and DB time."""
+    shapes: Counter = Counter()
+    seconds: defaultdict = defaultdict(float)
+
+    def count(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"\s+", " ", re.sub(r"%s(, %s)*|\d+", "?", sql))[:110]
+            shapes[shape] += 1
+            seconds[shape] += time.perf_counter() - start
+
+    user = User.objects.get(pk=users[0])
+    now = datetime.combine(day, datetime.min.time(), ZoneInfo(site.time_zone)) + timedelta(
+        hours=10
+    )
+    with tenant_context(site), connection.execute_wrapper(count):
+        start = time.perf_counter()
+        for i in range(cases):
+            register_case(
+                channel=Channel.PHONE,
+                account=f"Bench intake profile {i}.",
+                complainant=Complainant(relation=Relation.FAMILY, name="Caller", phone="138"),
+                received_by=user,
+                now=now,
+            )
+        total = time.perf_counter() - start
+    statements, in_db = sum(shapes.values()), sum(seconds.values())
+    print(
+        f"profile: {cases} cases in {total:.2f} s, {statements / cases:.1f} statements and "
+        f"{in_db / cases * 1000:.1f} of {total / cases * 1000:.1f} ms in the database per case"
+    )
+    for shape, number in shapes.most_common(16):
+        print(f"  {number / cases:5.1f}/case {seconds[shape] / cases * 1000:6.2f} ms  {shape}")
+
+
 def main() -> None:
     call_command("migrate_schemas", shared=True, verbosity=0)
     if not Heartbeat.objects.filter(name=MARKER).exists():
@@ -266,6 +306,7 @@ def main() -> None:
                 for key, value in result.items()), flush=True)
         serial.append(one)
         concurrent.append(many)
+    profile(site, users, day=day + timedelta(days=1))
 
     def median(results, key):
         return statistics.median(result[key] for result in results)

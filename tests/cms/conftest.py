@@ -10,3 +10,11 @@ def public_site(world):
     with tenant_context(world.site_a):
         apply_template(code="hospital_property")
     return world.site_a
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with no submissions counted against its address."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -199,3 +199,38 @@ def test_the_complainant_adds_information_and_rates_after_the_reply(client, publ
     client.post(path, {"action": "rate", "rating": "4", "comment": "满意"}, HTTP_HOST=HOST_A)
     with tenant_context(public_site):
         assert Case.objects.get().satisfaction == 4
+
+
+def test_a_flood_from_one_address_is_held_back_without_losing_what_was_typed(
+    client, public_site, settings
+):
+    settings.PUBLIC_FORM_LIMIT_PER_ADDRESS = "2/600"
+    from django.core.cache import cache
+
+    cache.clear()
+    for _n in range(2):
+        assert file_complaint(client, REMOTE_ADDR="10.1.2.3").status_code == 302
+    held = file_complaint(
+        client,
+        {"account": "第三条投诉：电梯又坏了"},
+        REMOTE_ADDR="10.1.2.3",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert held.status_code == 429
+    page = held.content.decode()
+    assert "has not been sent yet" in page and "第三条投诉：电梯又坏了" in page
+    assert file_complaint(client, REMOTE_ADDR="10.9.9.9").status_code == 302  # others unaffected
+    with tenant_context(public_site):
+        assert cases_on_a() == 3
+
+
+def test_staff_print_a_poster_for_a_ward_and_strangers_cannot(client, public_site, world):
+    from tests.conftest import login
+
+    assert client.get("/office/poster/?location=3号楼", HTTP_HOST=HOST_A).status_code == 302
+    login(client, world.people["reception_a"], HOST_A)
+    response = client.get("/office/poster/?location=3号楼5病区", HTTP_HOST=HOST_A)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert client.get("/office/poster/?location=3号楼", HTTP_HOST=HOST_B).status_code == 403
+    assert client.get("/office/poster/", HTTP_HOST=HOST_A).status_code == 400

@@ -61,6 +61,70 @@ def _assign_demo_staff(staff: dict[str, User]) -> None:
         department.save(update_fields=["supervisor"])
 
 
+def _demo_public_page(site: Site, number: int) -> None:
+    """Channels a real hospital would publish (made-up numbers in the 555 range)."""
+    from cms.models import HomePage
+
+    home = HomePage.objects.first()
+    if home is None or home.channels:
+        return
+    channel = [
+        (
+            "hotline",
+            "24小时投诉热线",
+            "24-hour complaint hotline",
+            f"021-5550 {number}000",
+            "全天24小时",
+            "24 hours",
+        ),
+        (
+            "duty",
+            "夜间总值班",
+            "After-hours duty officer",
+            f"021-5550 {number}119",
+            "17:30–次日8:00",
+            "17:30–08:00",
+        ),
+        (
+            "window",
+            "服务中心窗口",
+            "Service-centre window",
+            "门诊楼一楼大厅东侧",
+            "周一至周日 8:00–17:30",
+            "Daily 08:00–17:30",
+        ),
+        ("email", "投诉邮箱", "Complaints e-mail", f"service@{site.slug}.example", "", ""),
+        (
+            "supervisor",
+            "区卫生健康委员会",
+            "District health commission",
+            "021-5551 2345",
+            "工作日 9:00–17:00",
+            "Working days 09:00–17:00",
+        ),
+    ]
+    home.channels = [
+        (
+            "channel",
+            {
+                "kind": kind,
+                "label": label,
+                "label_en": label_en,
+                "value": value,
+                "hours": hours,
+                "hours_en": hours_en,
+            },
+        )
+        for kind, label, label_en, value, hours, hours_en in channel
+    ]
+    home.intro = "患者、家属和访客对后勤服务有任何意见，都可以通过以下方式联系我们。"
+    home.intro_en = (
+        "Patients, families and visitors can reach us about any of the hospital's "
+        "support services in the ways below."
+    )
+    home.save_revision().publish()
+
+
 class Command(BaseCommand):
     help = "Create (or reuse) the demo firm, regions, sites and staff, and print the logins."
 
@@ -116,6 +180,7 @@ class Command(BaseCommand):
                     logins.append((f"{Role(role).label}, {site.name_en}", user.email))
             with tenant_context(site):
                 _assign_demo_staff(staff)
+                _demo_public_page(site, SITES.index(spec) + 1)
 
         self.stdout.write("")
         self.stdout.write(f"Platform and firm console: {site_url(settings.PUBLIC_HOSTS[0])}")
