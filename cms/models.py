@@ -205,6 +205,23 @@ class TrackingPage(RoutablePageMixin, BilingualPage):
             return response
         return self._serve_case(request, case)
 
+    @re_path(r"^(?P<token>[A-Za-z0-9_-]{16,64})/files/(?P<attachment_id>\d+)/$")
+    def case_file(self, request, token, attachment_id):
+        """A file of the complainant's own case, once their link has been unlocked."""
+        from django.http import Http404
+
+        from casework.models import Attachment
+        from casework.public import case_for_token
+        from casework.views import serve_attachment
+
+        case = case_for_token(token)
+        if case is None or request.session.get(f"track:{token[:8]}") != case.pk:
+            raise Http404
+        item = Attachment.objects.filter(pk=attachment_id, case=case).first()
+        if item is None:
+            raise Http404
+        return serve_attachment(item)
+
     def _serve_case(self, request, case):
         from casework.public import add_information, public_status, public_timeline, rate_handling
         from casework.services import CaseworkError
@@ -249,6 +266,7 @@ class TrackingPage(RoutablePageMixin, BilingualPage):
                 "status": public_status(case),
                 "timeline": public_timeline(case=case),
                 "reply": reply,
+                "files": case.attachments.filter(from_complainant=True).order_by("uploaded_at"),
                 "add_form": add_form,
                 "rating_form": rating_form if case.replied_at and not case.satisfaction else None,
             },

@@ -234,3 +234,44 @@ def test_staff_print_a_poster_for_a_ward_and_strangers_cannot(client, public_sit
     assert response.content.startswith(b"%PDF")
     assert client.get("/office/poster/?location=3号楼", HTTP_HOST=HOST_B).status_code == 403
     assert client.get("/office/poster/", HTTP_HOST=HOST_A).status_code == 400
+
+
+def test_case_files_are_served_only_to_those_allowed_to_see_the_case(client, public_site, world):
+    from django.test import Client
+
+    from casework.services import classify_case
+    from tests.conftest import login
+
+    photo = SimpleUploadedFile("floor.jpg", jpeg_with_gps(), content_type="image/jpeg")
+    response = file_complaint(client, files={"attachments": photo})
+    receipt = client.get(response["Location"], HTTP_HOST=HOST_A).content.decode()
+    link = re.search(r'id="tracking-link" href="([^"]+)"', receipt).group(1)
+    code = re.search(r'id="access-code">(\d{6})<', receipt).group(1)
+    path = "/" + link.split("/", 3)[3]
+    with tenant_context(public_site):
+        item = Attachment.objects.get()
+        case = item.case
+    file_path = f"{path}files/{item.pk}/"
+
+    assert client.get(file_path, HTTP_HOST=HOST_A).status_code == 404  # link not unlocked
+    client.post(path, {"code": code}, HTTP_HOST=HOST_A)
+    served = client.get(file_path, HTTP_HOST=HOST_A)
+    assert served.status_code == 200 and served["Content-Type"] == "image/jpeg"
+    assert "sandbox" in served["Content-Security-Policy"]
+    assert client.get(file_path, HTTP_HOST=HOST_B).status_code == 404
+
+    staff_path = f"/office/cases/{case.pk}/files/{item.pk}/"
+    staff = Client()
+    login(staff, world.people["reception_a"], HOST_A)
+    assert staff.get(staff_path, HTTP_HOST=HOST_A).status_code == 200
+    assert staff.get(staff_path, HTTP_HOST=HOST_B).status_code == 403
+    with tenant_context(public_site):
+        classify_case(
+            case=case,
+            by=world.people["admin_a"],
+            persons_complained_about=[world.people["reception_a"]],
+        )
+    assert staff.get(staff_path, HTTP_HOST=HOST_A).status_code == 404
+    stranger = Client()
+    login(stranger, world.people["manager_b"], HOST_B)
+    assert stranger.get(staff_path, HTTP_HOST=HOST_A).status_code == 403
