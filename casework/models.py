@@ -789,3 +789,19 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class ReceiptCopy(models.Model):
+    """A copy of the receipt by e-mail, sent only once the complainant has confirmed the
+    address through a link mailed to it: the form never mails a stranger more than that one
+    neutral question. The receipt waits here, encrypted, and is erased once sent."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    address = EncryptedTextField()
+    confirm_hash = models.CharField(max_length=64, unique=True)
+    receipt = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"receipt copy for {self.case_id}"

@@ -176,6 +176,25 @@ def send_sms(
     return message
 
 
+def send_email(
+    *, case: Case | None, address: str, subject: str, body: str, now: datetime | None = None
+) -> OutboxMessage:
+    """Queue an e-mail to a complainant's address. Callers make sure the address was
+    confirmed first (casework.public.request_receipt_copy), except for the confirmation."""
+    now = now or timezone.now()
+    message = OutboxMessage.objects.create(
+        case=case,
+        channel=OutboxMessage.Channel.EMAIL,
+        recipient=address.strip(),
+        subject=_one_line(subject),
+        body=body,
+        state=OutboxMessage.State.PENDING,
+        next_attempt_at=now,
+    )
+    _wake_relay_by(_current_site(), now)
+    return message
+
+
 # --- Relaying (after commit, from the beat task) ---------------------------------------------
 
 

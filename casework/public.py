@@ -21,7 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
-from casework.models import Attachment, Case, CaseStatus, PublicAccess
+from casework.models import Attachment, Case, CaseStatus, PublicAccess, ReceiptCopy
 from casework.services import CaseworkError, _record
 
 WRONG_CODES_BEFORE_LOCK = 5
@@ -245,3 +245,64 @@ def public_status(case: Case) -> str:
     if case.status == CaseStatus.REPLIED:
         return _("Replied")
     return _("Being handled")
+
+
+COPY_CONFIRMATION_DAYS = 3
+
+
+def request_receipt_copy(
+    *, case: Case, address: str, receipt_text: str, confirm_url, now: datetime | None = None
+) -> ReceiptCopy:
+    """Ask the address's owner to confirm; `confirm_url(token)` builds the link. Runs in the
+    intake transaction."""
+    from casework.notifications import send_email
+
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(24)
+    copy = ReceiptCopy.objects.create(
+        case=case,
+        address=address,
+        confirm_hash=_digest(token),
+        receipt=receipt_text,
+        created_at=now,
+    )
+    send_email(
+        case=case,
+        address=address,
+        now=now,
+        subject=_("Please confirm your e-mail address"),
+        body=_(
+            "Someone filed a complaint and asked for a copy of its receipt at this address. "
+            "If it was you, open this link within %(days)s days to receive it:\n\n%(url)s\n\n"
+            "If it was not you, ignore this message: nothing more will be sent."
+        )
+        % {"days": COPY_CONFIRMATION_DAYS, "url": confirm_url(token)},
+    )
+    return copy
+
+
+@transaction.atomic
+def confirm_receipt_copy(*, token: str, now: datetime | None = None) -> Case:
+    """The address is confirmed: the receipt goes out once and is erased here."""
+    from casework.notifications import send_email
+
+    now = now or timezone.now()
+    copy = (
+        ReceiptCopy.objects.select_for_update()
+        .select_related("case")
+        .filter(confirm_hash=_digest(token))
+        .first()
+    )
+    if copy is None or copy.created_at < now - timedelta(days=COPY_CONFIRMATION_DAYS):
+        raise CaseworkError(_("This confirmation link is not valid or has expired."))
+    if copy.confirmed_at is None:
+        send_email(
+            case=copy.case,
+            address=copy.address,
+            now=now,
+            subject=_("Your complaint %(reference)s") % {"reference": copy.case.reference},
+            body=copy.receipt,
+        )
+        copy.confirmed_at, copy.receipt = now, ""
+        copy.save(update_fields=["confirmed_at", "receipt"])
+    return copy.case

@@ -83,6 +83,10 @@ class ComplaintForm(AccessibleErrors, forms.Form):
         label=_("Photos or documents (JPEG, PNG, WebP or PDF, up to 5 files of 10 MB)"),
         required=False,
     )
+    email_copy = forms.BooleanField(
+        label=_("E-mail me a copy of the receipt (we first ask you to confirm the address)"),
+        required=False,
+    )
     consent_contact = forms.BooleanField(
         label=_("You may contact me about this complaint"), required=False
     )
@@ -127,6 +131,8 @@ class ComplaintForm(AccessibleErrors, forms.Form):
             self.add_error(
                 "phone", _("Give a phone number or an e-mail address, or choose to stay anonymous.")
             )
+        if data.get("email_copy") and not data.get("email"):
+            self.add_error("email", _("Give the address the copy should go to."))
         return data
 
     @property

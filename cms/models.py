@@ -115,8 +115,14 @@ class ComplaintFormPage(BilingualPage):
                 return render(request, "cms/complaint_received_generic.html", {"page": self})
             throttled = not allow_submission(request)
             if not throttled and form.is_valid():
+                tracking = TrackingPage.objects.live().first()
+                base = request.build_absolute_uri(tracking.url) if tracking else ""
                 try:
-                    receipt = submit_web_complaint(data=form.cleaned_data)
+                    receipt = submit_web_complaint(
+                        data=form.cleaned_data,
+                        tracking_url=(lambda token: f"{base}{token}/") if base else None,
+                        confirm_url=(lambda token: f"{base}confirm/{token}/") if base else None,
+                    )
                 except CaseworkError as error:
                     for field, messages in error.message_dict.items():
                         form.add_error(field if field in form.fields else None, messages)
@@ -170,6 +176,27 @@ class TrackingPage(RoutablePageMixin, BilingualPage):
     def index(self, request):
         return self.render(
             request, context_overrides={"needs_link": True}, template="cms/tracking_page.html"
+        )
+
+    @re_path(r"^confirm/(?P<token>[A-Za-z0-9_-]{16,64})/$")
+    def confirm_copy(self, request, token):
+        """The complainant confirms their address; the receipt copy goes out."""
+        from casework.public import confirm_receipt_copy
+        from casework.services import CaseworkError
+
+        try:
+            confirm_receipt_copy(token=token)
+            confirmed = True
+        except CaseworkError:
+            confirmed = False
+        return self.render(
+            request,
+            template="cms/tracking_page.html",
+            context_overrides={
+                "copy_confirmed": confirmed,
+                "needs_link": False,
+                "confirmation": True,
+            },
         )
 
     @re_path(r"^(?P<token>[A-Za-z0-9_-]{16,64})/$")

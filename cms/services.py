@@ -50,9 +50,13 @@ def provision_site_pages(*, site, hostname: str) -> HomePage:
 
 
 @transaction.atomic
-def submit_web_complaint(*, data: dict, now=None) -> dict:
+def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now=None) -> dict:
     """A complaint from the public form, committed with its files before anything else
-    happens; returns what the receipt shows (the link and code only this once)."""
+    happens; returns what the receipt shows (the link and code only this once).
+
+    `tracking_url(token)` and `confirm_url(token)` build absolute links on the site's domain;
+    with them, a requested e-mail copy of the receipt waits for the address to be confirmed.
+    """
     now = now or timezone.now()
     anonymous = bool(data.get("anonymous"))
     department = data.get("department")
@@ -83,6 +87,24 @@ def submit_web_complaint(*, data: dict, now=None) -> dict:
         .order_by("due_at")
         .first()
     )
+    if data.get("email_copy") and data.get("email") and not anonymous and confirm_url:
+        from django.utils.translation import gettext as _
+
+        from casework.public import request_receipt_copy
+
+        lines = [_("Reference: %(reference)s") % {"reference": case.reference}]
+        if tracking_url:
+            lines += [
+                _("Private link: %(url)s") % {"url": tracking_url(token)},
+                _("Access code: %(code)s") % {"code": code},
+            ]
+        request_receipt_copy(
+            case=case,
+            address=data["email"],
+            receipt_text="\n".join(lines),
+            confirm_url=confirm_url,
+            now=now,
+        )
     return {
         "reference": case.reference,
         "token": token,

@@ -275,3 +275,35 @@ def test_case_files_are_served_only_to_those_allowed_to_see_the_case(client, pub
     stranger = Client()
     login(stranger, world.people["manager_b"], HOST_B)
     assert stranger.get(staff_path, HTTP_HOST=HOST_A).status_code == 403
+
+
+def test_a_receipt_copy_is_mailed_only_after_the_address_is_confirmed(
+    client, public_site, mailoutbox
+):
+    from casework.notifications import relay_outbox
+
+    file_complaint(
+        client, {"email": "li.na@example.com", "email_copy": "on"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    with tenant_context(public_site):
+        relay_outbox()
+    assert len(mailoutbox) == 1
+    question = mailoutbox[0]
+    assert question.to == ["li.na@example.com"] and "SVC" not in question.body  # no receipt yet
+    confirm = re.search(r"https?://\S+/confirm/\S+/", question.body).group(0)
+    path = "/" + confirm.split("/", 3)[3]
+
+    page = client.get(path, HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "your address is confirmed" in page
+    client.get(path, HTTP_HOST=HOST_A)  # a second click sends nothing more
+    with tenant_context(public_site):
+        relay_outbox()
+        reference = Case.objects.get().reference
+    assert len(mailoutbox) == 2 and reference in mailoutbox[1].body
+    assert re.search(r"Access code: \d{6}", mailoutbox[1].body)
+    assert (
+        "not valid"
+        in client.get(
+            path.replace(path.split("/")[-2], "x" * 32), HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en"
+        ).content.decode()
+    )
