@@ -96,6 +96,8 @@ class ComplaintForm(AccessibleErrors, forms.Form):
     )
     # Left empty by people; filled in by bots that fill in everything.
     website = forms.CharField(required=False, label=_("Leave this empty"))
+    pow_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+    pow_nonce = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

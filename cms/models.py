@@ -131,8 +131,17 @@ class ComplaintFormPage(BilingualPage):
                     return HttpResponseRedirect(f"{self.url}?receipt=1")
         else:
             form = ComplaintForm(initial={"location": request.GET.get("location", "")[:200]})
+        from cms.pow import DIFFICULTY, new_challenge
+
+        # Every rendering carries a fresh challenge: a stamp pays for one submission only.
+        if form.is_bound:
+            form.data = form.data.copy()
+            form.data["pow_challenge"], form.data["pow_nonce"] = new_challenge(), ""
+        else:
+            form.initial["pow_challenge"] = new_challenge()
         context = self.get_context(request)
         context["form"] = form
+        context["pow_difficulty"] = DIFFICULTY
         context["throttled"] = throttled
         if throttled:
             home = HomePage.objects.first()

@@ -39,6 +39,15 @@ def _hit(key: str, rule: str) -> bool:
 
 
 def allow_submission(request) -> bool:
-    return _hit(f"ip:{client_address(request)}", settings.PUBLIC_FORM_LIMIT_PER_ADDRESS) and _hit(
-        "site", settings.PUBLIC_FORM_LIMIT_PER_SITE
+    """Under the site's limit, and under the address's limit unless the browser paid a
+    proof-of-work stamp (cms/pow.py)."""
+    from cms.pow import stamp_is_valid
+
+    stamped = stamp_is_valid(
+        request.POST.get("pow_challenge", ""), request.POST.get("pow_nonce", "")
     )
+    if not stamped and not _hit(
+        f"ip:{client_address(request)}", settings.PUBLIC_FORM_LIMIT_PER_ADDRESS
+    ):
+        return False
+    return _hit("site", settings.PUBLIC_FORM_LIMIT_PER_SITE)

@@ -307,3 +307,33 @@ def test_a_receipt_copy_is_mailed_only_after_the_address_is_confirmed(
             path.replace(path.split("/")[-2], "x" * 32), HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="en"
         ).content.decode()
     )
+
+
+def _solve(challenge: str) -> str:
+    import hashlib
+
+    from cms.pow import DIFFICULTY, _leading_zero_bits
+
+    nonce = 0
+    while _leading_zero_bits(hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()) < DIFFICULTY:
+        nonce += 1
+    return str(nonce)
+
+
+def test_a_browser_that_did_the_proof_of_work_is_not_held_back_by_its_address(
+    client, public_site, settings
+):
+    settings.PUBLIC_FORM_LIMIT_PER_ADDRESS = "1/600"
+    assert file_complaint(client, REMOTE_ADDR="10.0.0.7").status_code == 302
+    assert file_complaint(client, REMOTE_ADDR="10.0.0.7").status_code == 429
+
+    page = client.get(FORM, HTTP_HOST=HOST_A).content.decode()
+    challenge = re.search(r'name="pow_challenge" value="([^"]+)"', page).group(1)
+    stamp = {"pow_challenge": challenge, "pow_nonce": _solve(challenge)}
+    assert file_complaint(client, stamp, REMOTE_ADDR="10.0.0.7").status_code == 302
+    # A stamp pays for one submission; a forged one for none.
+    assert file_complaint(client, stamp, REMOTE_ADDR="10.0.0.7").status_code == 429
+    forged = {"pow_challenge": challenge + "x", "pow_nonce": stamp["pow_nonce"]}
+    assert file_complaint(client, forged, REMOTE_ADDR="10.0.0.7").status_code == 429
+    with tenant_context(public_site):
+        assert cases_on_a() == 2
