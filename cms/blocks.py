@@ -37,8 +37,8 @@ class ChannelBlock(blocks.StructBlock):
         max_length=200,
         help_text=_("Phone numbers become click-to-call links, e-mail addresses mail links."),
     )
-    hours = blocks.CharBlock(label=_("hours"), max_length=100, required=False)
-    hours_en = blocks.CharBlock(label=_("English hours"), max_length=100, required=False)
+    hours = blocks.CharBlock(label=_("opening hours"), max_length=100, required=False)
+    hours_en = blocks.CharBlock(label=_("English opening hours"), max_length=100, required=False)
 
     class Meta:
         icon = "mail"
