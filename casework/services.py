@@ -57,6 +57,16 @@ class Complainant:
     email: str = ""
     anonymous: bool = False
 
+    def as_case_fields(self) -> dict:
+        keep = not self.anonymous
+        return {
+            "anonymous": self.anonymous,
+            "relation": self.relation,
+            "complainant_name": self.name.strip() if keep else "",
+            "complainant_phone": self.phone.strip() if keep else "",
+            "complainant_email": self.email.strip() if keep else "",
+        }
+
 
 def _current_site() -> Site:
     site = connection.tenant
@@ -338,11 +348,7 @@ def register_case(
         lead_department=lead_department,
         first_responder=owner,
         owner=owner,
-        anonymous=complainant.anonymous,
-        relation=complainant.relation,
-        complainant_name="" if complainant.anonymous else complainant.name.strip(),
-        complainant_phone="" if complainant.anonymous else complainant.phone.strip(),
-        complainant_email="" if complainant.anonymous else complainant.email.strip(),
+        **complainant.as_case_fields(),
         occurred_at=occurred_at,
         location=location.strip(),
         subject=subject.strip(),
@@ -404,11 +410,7 @@ def record_resolved_at_contact(
         content=content,
         first_responder=owner,
         owner=owner,
-        anonymous=complainant.anonymous,
-        relation=complainant.relation,
-        complainant_name="" if complainant.anonymous else complainant.name.strip(),
-        complainant_phone="" if complainant.anonymous else complainant.phone.strip(),
-        complainant_email="" if complainant.anonymous else complainant.email.strip(),
+        **complainant.as_case_fields(),
         account=account.strip(),
         registered_at=now,
         closed_at=now,
