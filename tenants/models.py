@@ -304,3 +304,18 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SiteEditor(User):
+    """A site admin as Wagtail's page editor sees them, for one request on their own site:
+    Wagtail grants page rights only through its global groups or `is_superuser`, so the
+    request carries this stand-in with `is_superuser` set. It can never be saved, so the flag
+    never reaches the database (tenants/middleware.py, SiteEditorMiddleware)."""
+
+    class Meta:
+        proxy = True
+
+    def save(self, *args, **kwargs):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("A site editor's account is changed on the platform, not here.")

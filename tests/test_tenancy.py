@@ -119,6 +119,30 @@ def test_wagtail_admin_is_open_to_the_sites_admin_only(client, world):
     assert client.get("/cms-admin/", HTTP_HOST=HOST_A).status_code == 302
 
 
+def test_a_site_admin_publishes_their_sites_page_and_nothing_more(client, world):
+    admin = world.people["admin_a"]
+    with tenant_context(world.site_a):
+        home = HomePage.objects.get()
+    login(client, admin, HOST_A)
+    edit = f"/cms-admin/pages/{home.pk}/edit/"
+    assert client.get(edit, HTTP_HOST=HOST_A).status_code == 200
+    response = client.post(edit, {
+        "title": "甲医院", "slug": "home", "title_en": "Hospital A",
+        "intro": "服务中心位于门诊楼一楼", "intro_en": "", "channels-count": "0",
+        "privacy_notice": "", "privacy_notice_en": "", "action-publish": "action-publish",
+    }, HTTP_HOST=HOST_A)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert "服务中心位于门诊楼一楼" in client.get("/", HTTP_HOST=HOST_A).content.decode()
+
+    # People, groups and host bindings are not a site admin's to change, and the stand-in
+    # superuser never reaches the database.
+    for screen in ("users/", "groups/", "sites/", "account/"):
+        assert client.get(f"/cms-admin/{screen}", HTTP_HOST=HOST_A).status_code == 403
+    admin.refresh_from_db()
+    assert admin.is_superuser is False
+    assert client.get(edit, HTTP_HOST=HOST_B).status_code == 302
+
+
 def test_a_new_domain_answers_at_once_and_a_removed_one_stops(client, world):
     Domain.objects.create(domain="jia.localhost", tenant=world.site_a, is_primary=False)
     assert "甲医院" in client.get("/", HTTP_HOST="jia.localhost").content.decode()
