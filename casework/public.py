@@ -53,16 +53,15 @@ def grant_public_access(*, case: Case, now: datetime | None = None) -> tuple[str
     now = now or timezone.now()
     token = secrets.token_urlsafe(24)
     code = f"{secrets.randbelow(10**6):06d}"
-    PublicAccess.objects.update_or_create(
-        case=case,
-        defaults={
-            "token_hash": _digest(token),
-            "code_hash": _code_digest(token, code),
-            "created_at": now,
-            "failed_attempts": 0,
-            "locked_until": None,
-        },
-    )
+    fields = {
+        "token_hash": _digest(token),
+        "code_hash": _code_digest(token, code),
+        "created_at": now,
+        "failed_attempts": 0,
+        "locked_until": None,
+    }
+    if not PublicAccess.objects.filter(case=case).update(**fields):
+        PublicAccess.objects.create(case=case, **fields)
     return token, code
 
 

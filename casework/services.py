@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casework.calendar import SiteCalendar
 from casework.models import (
     Approval,
     Callback,
@@ -56,10 +57,14 @@ class Complainant:
     phone: str = ""
     email: str = ""
     anonymous: bool = False
+    consent_contact: bool = True
+    consent_share: bool = False
 
     def as_case_fields(self) -> dict:
         keep = not self.anonymous
         return {
+            "consent_contact": self.consent_contact and keep,
+            "consent_share": self.consent_share and keep,
             "anonymous": self.anonymous,
             "relation": self.relation,
             "complainant_name": self.name.strip() if keep else "",
@@ -75,7 +80,7 @@ def _current_site() -> Site:
     return site
 
 
-def _next_reference(*, now: datetime, category_code: str) -> str:
+def _next_reference(*, now: datetime, category_code: str, configuration) -> str:
     """The next reference of the site's local day (e.g. 20261122-SVC-007).
 
     The day's counter row is incremented in the registering transaction and stays locked until
@@ -91,11 +96,11 @@ def _next_reference(*, now: datetime, category_code: str) -> str:
             [local_day],
         )
         sequence = cursor.fetchone()[0]
-    pattern = site_configuration().reference_pattern
+    pattern = configuration.reference_pattern
     return pattern.format(date=local_day.strftime("%Y%m%d"), category=category_code, seq=sequence)
 
 
-def _intake_owner(*, received_by: User | None, now: datetime) -> User:
+def _intake_owner(*, received_by: User | None, now: datetime, configuration, calendar) -> User:
     """首问责任制: whoever receives a complaint owns it. A complaint that arrives without a
     person (web form, letter, box) belongs to the configured intake owner, or outside office
     hours to the general duty officer (总值班), or failing both to a site admin."""
@@ -106,8 +111,7 @@ def _intake_owner(*, received_by: User | None, now: datetime) -> User:
                 {"received_by": _("Only staff of this site can receive a complaint.")}
             )
         return received_by
-    configuration = site_configuration()
-    in_hours = site_calendar(configuration=configuration).is_working_hours(now)
+    in_hours = calendar.is_working_hours(now)
     owner = (
         (configuration.intake_owner if in_hours else configuration.after_hours_receiver)
         or configuration.intake_owner
@@ -161,8 +165,8 @@ def _record(
     )
 
 
-def _content_code(content: Category | None) -> str:
-    return content.code if content else site_configuration().default_category_code
+def _content_code(content: Category | None, configuration) -> str:
+    return content.code if content else configuration.default_category_code
 
 
 # --- Clocks -----------------------------------------------------------------------------------
@@ -181,16 +185,27 @@ def _unindex(kind: str, object_ids) -> None:
     ).delete()
 
 
-def _start_clocks(case: Case, *, since: datetime, now: datetime, actor: User | None) -> None:
+def _start_clocks(
+    case: Case,
+    *,
+    since: datetime,
+    now: datetime,
+    actor: User | None,
+    calendar: SiteCalendar | None = None,
+    new: bool = False,
+) -> None:
     """(Re)start the case's clocks for its tier, counted from `since` in the site's calendar.
 
     A milestone already met stays met; one the new tier does not have is cancelled; the
     others get the new tier's rule and due time. Report milestones are met at once: the
     system tells the managers when the case enters the tier.
     """
-    calendar = site_calendar()
-    existing = {m.code: m for m in case.milestones.all()}
+    calendar = calendar or site_calendar()
     wanted = {rule.code: rule for rule in case.tier.milestone_rules.all()}
+    if new:
+        _start_new_clocks(case, wanted.values(), since=since, now=now, calendar=calendar)
+        return
+    existing = {m.code: m for m in case.milestones.all()}
     for code, milestone in existing.items():
         if code not in wanted and milestone.met_at is None:
             milestone.state = MilestoneState.CANCELLED
@@ -211,20 +226,55 @@ def _start_clocks(case: Case, *, since: datetime, now: datetime, actor: User | N
         if milestone.state == MilestoneState.OPEN and case.paused_at is None:
             _index(Deadline.Kind.MILESTONE, milestone.pk, milestone.due_at)
         if rule.met_by == MetBy.REPORT:
-            from casework.notifications import notify_roles
+            _report(case, rule, now=now)
+    _schedule_upgrade(case, calendar=calendar)
 
-            notify_roles(
-                roles=rule.escalation_chain[:1] or [case.tier.handler_role],
+
+def _start_new_clocks(case: Case, rules, *, since, now, calendar) -> None:
+    """The first clocks of a new case: two inserts, whatever the number of milestones."""
+    milestones = []
+    for rule in rules:
+        met = rule.met_by in (MetBy.REGISTRATION, MetBy.REPORT)
+        milestones.append(
+            Milestone(
                 case=case,
-                subject=_("%(tier)s case %(reference)s")
-                % {"tier": case.tier.name, "reference": case.reference},
-                now=now,
-                department=case.lead_department,
+                code=rule.code,
+                rule=rule,
+                due_at=calendar.add(since, rule.amount, rule.unit),
+                state=MilestoneState.MET if met else MilestoneState.OPEN,
+                met_at=now if met else None,
             )
-    _schedule_upgrade(case)
+        )
+    Milestone.objects.bulk_create(milestones)
+    site = _current_site()
+    Deadline.objects.bulk_create(
+        Deadline(site=site, kind=Deadline.Kind.MILESTONE, object_id=m.pk, due_at=m.due_at)
+        for m in milestones
+        if m.state == MilestoneState.OPEN
+    )
+    for milestone in milestones:
+        if milestone.rule.met_by == MetBy.REPORT:
+            _report(case, milestone.rule, now=now)
+    _schedule_upgrade(case, calendar=calendar, new=True)
 
 
-def _schedule_upgrade(case: Case) -> None:
+def _report(case: Case, rule, *, now: datetime) -> None:
+    """Report milestones are met by the system telling the managers at once."""
+    from casework.notifications import notify_roles
+
+    notify_roles(
+        roles=rule.escalation_chain[:1] or [case.tier.handler_role],
+        case=case,
+        subject=_("%(tier)s case %(reference)s")
+        % {"tier": case.tier.name, "reference": case.reference},
+        now=now,
+        department=case.lead_department,
+    )
+
+
+def _schedule_upgrade(
+    case: Case, *, calendar: SiteCalendar | None = None, new: bool = False
+) -> None:
     """A valid complaint unresolved for the tier's period is upgraded automatically."""
     tier = case.tier
     wants = (
@@ -235,7 +285,9 @@ def _schedule_upgrade(case: Case) -> None:
         and tier.upgrade_to_id
     )
     due = (
-        site_calendar().add(case.registered_at, tier.upgrade_after_days, "calendar_days")
+        (calendar or site_calendar()).add(
+            case.registered_at, tier.upgrade_after_days, "calendar_days"
+        )
         if wants
         else None
     )
@@ -243,7 +295,8 @@ def _schedule_upgrade(case: Case) -> None:
         case.upgrade_due_at = due
         case.save(update_fields=["upgrade_due_at"])
     if due is None:
-        _unindex(Deadline.Kind.UPGRADE, [case.pk])
+        if not new:  # a new case has nothing to take back
+            _unindex(Deadline.Kind.UPGRADE, [case.pk])
     else:
         _index(Deadline.Kind.UPGRADE, case.pk, due)
 
@@ -332,14 +385,22 @@ def register_case(
     """
     now = now or timezone.now()
     _validate_intake(channel=channel, account=account, complainant=complainant)
-    owner = _intake_owner(received_by=received_by, now=now)
+    configuration = site_configuration()
+    calendar = site_calendar(configuration=configuration)
+    owner = _intake_owner(
+        received_by=received_by, now=now, configuration=configuration, calendar=calendar
+    )
     tier = tier or Tier.objects.order_by("rank").first()
     if tier is None:
         raise CaseworkError(_("This site has no complaint tiers configured."))
     _validate_categories(nature=nature, content=content)
 
     case = Case.objects.create(
-        reference=_next_reference(now=now, category_code=_content_code(content)),
+        reference=_next_reference(
+            now=now,
+            category_code=_content_code(content, configuration),
+            configuration=configuration,
+        ),
         channel=channel,
         status=CaseStatus.OPEN,
         tier=tier,
@@ -356,7 +417,7 @@ def register_case(
         desired_outcome=desired_outcome.strip(),
         registered_at=now,
     )
-    _start_clocks(case, since=now, now=now, actor=received_by)
+    _start_clocks(case, since=now, now=now, actor=received_by, calendar=calendar, new=True)
     _record(
         case,
         actor=received_by,
@@ -397,13 +458,21 @@ def record_resolved_at_contact(
     _validate_intake(channel=channel, account=account, complainant=complainant)
     if not resolution or not resolution.strip():
         raise CaseworkError({"resolution": _("Say how it was settled.")})
-    owner = _intake_owner(received_by=received_by, now=now)
+    configuration = site_configuration()
+    calendar = site_calendar(configuration=configuration)
+    owner = _intake_owner(
+        received_by=received_by, now=now, configuration=configuration, calendar=calendar
+    )
     tier = Tier.objects.order_by("rank").first()
     if tier is None:
         raise CaseworkError(_("This site has no complaint tiers configured."))
     _validate_categories(nature=None, content=content)
     case = Case.objects.create(
-        reference=_next_reference(now=now, category_code=_content_code(content)),
+        reference=_next_reference(
+            now=now,
+            category_code=_content_code(content, configuration),
+            configuration=configuration,
+        ),
         channel=channel,
         status=CaseStatus.RESOLVED_AT_CONTACT,
         tier=tier,

@@ -69,6 +69,8 @@ def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now
             phone=data.get("phone", ""),
             email=data.get("email", ""),
             anonymous=anonymous,
+            consent_contact=bool(data.get("consent_contact")),
+            consent_share=bool(data.get("consent_share")),
         ),
         occurred_at=data.get("occurred_at"),
         location=data.get("location", ""),
@@ -76,9 +78,6 @@ def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now
         desired_outcome=data.get("desired_outcome", ""),
         now=now,
     )
-    case.consent_contact = bool(data.get("consent_contact")) and not anonymous
-    case.consent_share = bool(data.get("consent_share")) and not anonymous
-    case.save(update_fields=["consent_contact", "consent_share"])
     attach_files(case=case, uploads=data.get("attachments"), from_complainant=True, now=now)
     token, code = grant_public_access(case=case, now=now)
     next_clock = (
