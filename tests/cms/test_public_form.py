@@ -337,3 +337,15 @@ def test_a_browser_that_did_the_proof_of_work_is_not_held_back_by_its_address(
     assert file_complaint(client, forged, REMOTE_ADDR="10.0.0.7").status_code == 429
     with tenant_context(public_site):
         assert cases_on_a() == 2
+
+
+def test_a_web_complaint_costs_a_bounded_number_of_queries(client, public_site):
+    """The intake's statement budget: clocks are inserted in bulk, so it does not grow with
+    the number of milestones a tier has."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    file_complaint(client)  # warm the site map and Wagtail's caches
+    with CaptureQueriesContext(connection) as queries:
+        assert file_complaint(client).status_code == 302
+    assert len(queries) <= 40, "\n".join(q["sql"][:120] for q in queries.captured_queries)
