@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate seed lock messages clean-data bench
+.PHONY: run test lint migrate seed lock messages clean-data bench system-deps
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -23,7 +23,30 @@ seed: migrate
 run: seed
 	PYTHONPATH=platform $(PY) -m carefront.devrun
 
-test: $(STAMP)
+# Debian packages that the browser tests (tests/browser, Playwright driving Debian's chromium)
+# and the PDF-reading tests need. Installed only when missing, and only as root with apt-get
+# (as in CI); anywhere else those tests are skipped with a message saying why.
+SYSTEM_PACKAGES := chromium poppler-utils zbar-tools fonts-noto-cjk
+
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		missing=""; \
+		for package in $(SYSTEM_PACKAGES); do \
+			dpkg -s $$package 2>/dev/null | grep -q '^Status: install ok installed' \
+				|| missing="$$missing $$package"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "Installing Debian packages:$$missing"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install \
+				-y -qq --no-install-recommends $$missing; } \
+			|| echo "*** Could not install$$missing: browser and PDF-reading tests will be skipped (fail under CI)."; \
+		fi; \
+	else \
+		echo "*** Not root with apt-get: browser and PDF-reading tests will be skipped" \
+			"(they need the Debian packages $(SYSTEM_PACKAGES))."; \
+	fi
+
+test: system-deps $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -15,6 +15,11 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
+    def __init__(self, attrs=None):
+        # Phones then offer the camera and the gallery straight away.
+        super().__init__({"accept": "image/jpeg,image/png,image/webp,application/pdf",
+                          **(attrs or {})})
+
 
 class MultipleFileField(forms.FileField):
     widget = MultipleFileInput
@@ -43,7 +48,9 @@ def _text(value: str) -> str:
 
 
 class ComplaintForm(AccessibleErrors, forms.Form):
-    relation = forms.ChoiceField(label=_("You are"), choices=Relation.choices)
+    relation = forms.ChoiceField(
+        label=_("You are"), choices=[("", _("Please choose")), *Relation.choices]
+    )
     anonymous = forms.BooleanField(
         label=_("Stay anonymous (we cannot contact you or tell you the outcome)"), required=False
     )

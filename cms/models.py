@@ -124,8 +124,11 @@ class ComplaintFormPage(BilingualPage):
                         confirm_url=(lambda token: f"{base}confirm/{token}/") if base else None,
                     )
                 except CaseworkError as error:
-                    for field, messages in error.message_dict.items():
-                        form.add_error(field if field in form.fields else None, messages)
+                    if hasattr(error, "error_dict"):
+                        for field, messages in error.message_dict.items():
+                            form.add_error(field if field in form.fields else None, messages)
+                    else:
+                        form.add_error(None, error.messages)
                 else:
                     request.session[RECEIPT_SESSION_KEY] = receipt
                     return HttpResponseRedirect(f"{self.url}?receipt=1")
