@@ -12,7 +12,9 @@ that the gain from concurrency is read within one run. Every round uses a fresh 
 The time a worker spends waiting for the day's counter row (`_next_reference`'s
 `INSERT … ON CONFLICT DO UPDATE … RETURNING`, whose row lock is held until the registering
 transaction commits) and the time from taking the number to the commit are measured per case
-through a database execute wrapper.
+through a database execute wrapper; 500 `SELECT 1` per round (`roundtrip_ms`) show the
+machine's load. A last, untimed, in-process run counts register_case's
+statements by shape.
 
 The fixture: one site (`create_site` + the `hospital_property` template, ~20 s) in a database
 of its own, `carefront_bench_intake` on the embedded server (or `<name>_bench_intake` beside
@@ -81,11 +83,14 @@ def bench_database_url(*, rebuild: bool) -> str:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and not rebuild:
             with psycopg.connect(bench_url, autocommit=True) as bench:
-                complete = bench.execute(
-                    "SELECT to_regclass('public.tenants_heartbeat') IS NOT NULL"
-                ).fetchone()[0] and bench.execute(
-                    "SELECT 1 FROM tenants_heartbeat WHERE name = %s", [MARKER]
-                ).fetchone()
+                complete = (
+                    bench.execute(
+                        "SELECT to_regclass('public.tenants_heartbeat') IS NOT NULL"
+                    ).fetchone()[0]
+                    and bench.execute(
+                        "SELECT 1 FROM tenants_heartbeat WHERE name = %s", [MARKER]
+                    ).fetchone()
+                )
             rebuild = not complete
         if exists and rebuild:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -180,14 +185,22 @@ def worker(number, site_id, user_id, count, now, barrier, results) -> None:
         raise
 
 
+def roundtrip_ms(statements: int = 500) -> float:
+    """Mean time of one trivial statement: what the machine's load does to every round trip."""
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        for _ in range(statements):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - start) / statements * 1000
+
+
 def run(site: Site, users: list[int], *, cases: int, workers: int, day) -> dict:
     """Register `cases` on `day` with `workers` processes; returns rate and timings."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(workers + 1)
     results = context.Queue()
-    now = datetime.combine(day, datetime.min.time(), ZoneInfo(site.time_zone)) + timedelta(
-        hours=10
-    )
+    now = datetime.combine(day, datetime.min.time(), ZoneInfo(site.time_zone)) + timedelta(hours=10)
     shares = [cases // workers + (1 if n < cases % workers else 0) for n in range(workers)]
     connections.close_all()  # each forked worker opens its own connection
     processes = [
@@ -257,9 +270,7 @@ def profile(site: Site, users: list[int], *, day, cases: int = 50) -> None:
             seconds[shape] += time.perf_counter() - start
 
     user = User.objects.get(pk=users[0])
-    now = datetime.combine(day, datetime.min.time(), ZoneInfo(site.time_zone)) + timedelta(
-        hours=10
-    )
+    now = datetime.combine(day, datetime.min.time(), ZoneInfo(site.time_zone)) + timedelta(hours=10)
     with tenant_context(site), connection.execute_wrapper(count):
         start = time.perf_counter()
         for i in range(cases):
@@ -291,19 +302,29 @@ def main() -> None:
     today = timezone.localtime(timezone.now(), ZoneInfo(site.time_zone)).date()
     day = max(latest or today, today)
 
-    serial, concurrent = [], []
+    serial, concurrent, roundtrips = [], [], []
     for round_no in range(ARGS.rounds):
+        roundtrips.append(roundtrip_ms())
         day += timedelta(days=1)
         one = run(site, users, cases=ARGS.serial_cases, workers=1, day=day)
         day += timedelta(days=1)
         many = run(site, users, cases=ARGS.cases, workers=ARGS.workers, day=day)
-        for label, result, cases in (("serial", one, ARGS.serial_cases), ("concurrent", many,
-                                                                          ARGS.cases)):
-            assert result["registered"] == result["counter"] == cases, result
-            assert result["duplicates"] == result["gaps"] == 0, result
-            print(f"round {round_no + 1} {label}: " + " ".join(
-                f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
-                for key, value in result.items()), flush=True)
+        for label, result, cases in (
+            ("serial", one, ARGS.serial_cases),
+            ("concurrent", many, ARGS.cases),
+        ):
+            result["intact"] = (
+                result["registered"] == result["counter"] == cases
+                and result["duplicates"] == result["gaps"] == 0
+            )
+            print(
+                f"round {round_no + 1} {label}: roundtrip_ms={roundtrips[-1]:.3f} "
+                + " ".join(
+                    f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
+                    for key, value in result.items()
+                ),
+                flush=True,
+            )
         serial.append(one)
         concurrent.append(many)
     profile(site, users, day=day + timedelta(days=1))
@@ -312,16 +333,18 @@ def main() -> None:
         return statistics.median(result[key] for result in results)
 
     print(
-        f"cases={ARGS.cases} workers={ARGS.workers} rounds={ARGS.rounds} "
-        f"per_s={median(concurrent, 'per_s'):.0f} "
+        f"cases={ARGS.cases} workers={ARGS.workers} per_s={median(concurrent, 'per_s'):.0f} "
+        f"duplicates={sum(r['duplicates'] for r in concurrent)} "
+        f"gaps={sum(r['gaps'] for r in concurrent)} "
         f"p50_ms={median(concurrent, 'p50_ms'):.0f} p95_ms={median(concurrent, 'p95_ms'):.0f} "
         f"counter_wait_pct={median(concurrent, 'wait_share') * 100:.0f} "
         f"lock_hold_ms={median(concurrent, 'hold_ms'):.1f} "
         f"statements_per_case={median(concurrent, 'statements'):.0f} "
         f"serial_per_s={median(serial, 'per_s'):.0f} "
-        f"duplicates={sum(r['duplicates'] for r in concurrent)} "
-        f"gaps={sum(r['gaps'] for r in concurrent)}"
+        f"roundtrip_ms={statistics.median(roundtrips):.3f} rounds={ARGS.rounds}"
     )
+    if not all(result["intact"] for result in serial + concurrent):
+        sys.exit("references were not unique and gap-free in every round (see above)")
 
 
 if __name__ == "__main__":

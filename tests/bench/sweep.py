@@ -1,13 +1,14 @@
 """What the deadline sweep costs with 200 sites: idle, and escalating 1,000 missed clocks.
 
-The fixture: 200 hospital sites with 500 open cases each (100,000 open cases, about 475,000
-open milestones, every one mirrored in the public `tenants.Deadline` index, all due ten years
+The fixture: 200 hospital sites with 500 open cases each (100,000 open cases, 425,000 open
+milestones, every one mirrored in the public `tenants.Deadline` index, all due ten years
 from now) and as many closed cases again (met milestones, no index rows). It lives in a
 database of its own, `carefront_bench_sweep` on the embedded server (or `<name>_bench_sweep`
-beside DATABASE_URL's database), never in the demo's. It is built once (a few minutes: one
-site by `create_site` + the `hospital_property` template, its schema cloned for the other 199,
-cases bulk-inserted exactly as `register_case` writes them) and reused; a build that did not
-finish is started again from an empty database. Rebuild on purpose with `--rebuild`.
+beside DATABASE_URL's database), never in the demo's. It is built once (10 to 20 minutes on
+the shared 2-core machine: one site by `create_site` + the `hospital_property` template, its
+schema cloned for the other 199, cases bulk-inserted exactly as `register_case` writes them)
+and reused; a build that did not finish is started again from an empty database. Rebuild on
+purpose with `--rebuild`.
 
 Each round measures
 - the idle sweep: `sweep_deadlines(now=…)` with nothing due, median of `--idle` runs;
@@ -15,9 +16,13 @@ Each round measures
   and `Deadline.due_at` one minute in the past), one `sweep_deadlines` timed; afterwards the
   bench checks that exactly those milestones reached escalation level 1, that a second sweep
   escalates nothing, and that sweeping them again with their index rows put back in the past
-  (a replay, as after a crash between commit and index move) escalates nothing either;
+  (a replay: the index out of step with the clocks) escalates nothing either;
 then restores the fixture (milestones, index rows; the events and notices the round wrote are
-deleted). A last, untimed round counts the statements of the escalating sweep by shape.
+deleted). The run starts with `VACUUM ANALYZE tenants_deadline` and prints the idle query's
+plan before and after the rounds: moved index rows leave dead entries at past due times that
+the idle sweep steps over until vacuum. Each round also times 500 `SELECT 1` (`roundtrip_ms`,
+the machine's noise: the sweep is a chain of small statements). A last, untimed round counts
+the statements of the escalating sweep by shape.
 
     .venv/bin/python tests/bench/sweep.py [--rounds 3] [--idle 20] [--rebuild]
 
@@ -77,11 +82,14 @@ def bench_database_url(*, rebuild: bool) -> str:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and not rebuild:
             with psycopg.connect(bench_url, autocommit=True) as bench:
-                complete = bench.execute(
-                    "SELECT to_regclass('public.tenants_heartbeat') IS NOT NULL"
-                ).fetchone()[0] and bench.execute(
-                    "SELECT 1 FROM tenants_heartbeat WHERE name = %s", [MARKER]
-                ).fetchone()
+                complete = (
+                    bench.execute(
+                        "SELECT to_regclass('public.tenants_heartbeat') IS NOT NULL"
+                    ).fetchone()[0]
+                    and bench.execute(
+                        "SELECT 1 FROM tenants_heartbeat WHERE name = %s", [MARKER]
+                    ).fetchone()
+                )
             rebuild = not complete
         if exists and rebuild:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -179,8 +187,13 @@ def build() -> None:
         if number % 20 == 0:
             print(f"cloned {number}: {time.perf_counter() - made:.1f} s", flush=True)
         rows.append(
-            Site(schema_name=schema, firm=firm, slug=slug, name=f"Bench site {number:03d}",
-                 kind="hospital")
+            Site(
+                schema_name=schema,
+                firm=firm,
+                slug=slug,
+                name=f"Bench site {number:03d}",
+                kind="hospital",
+            )
         )
     # bulk_create skips Site.save(), which would create (and migrate) the schema again.
     Site.objects.bulk_create(rows)
@@ -244,8 +257,9 @@ def fill(site: Site, *, owner: User, now) -> None:
         Case.objects.bulk_create(cases, batch_size=1000)
         ReferenceCounter.objects.bulk_create(
             ReferenceCounter(day=day, last=count)
-            for day, count in Counter(timezone.localtime(c.registered_at).date() for c in cases)
-            .items()
+            for day, count in Counter(
+                timezone.localtime(c.registered_at).date() for c in cases
+            ).items()
         )
 
         milestones, events = [], []
@@ -260,19 +274,35 @@ def fill(site: Site, *, owner: User, now) -> None:
                     state = MilestoneState.MET
                     met_at = case.registered_at if met_at_once else case.closed_at
                 milestones.append(
-                    Milestone(case=case, rule=rule, code=rule.code, due_at=due, state=state,
-                              met_at=met_at)
+                    Milestone(
+                        case=case, rule=rule, code=rule.code, due_at=due, state=state, met_at=met_at
+                    )
                 )
             events.append(
-                TimelineEvent(case=case, action="registered", at=case.registered_at, public=True,
-                              actor=owner,
-                              after={"reference": case.reference, "channel": case.channel,
-                                     "tier": case.tier.code, "owner": owner.pk})
+                TimelineEvent(
+                    case=case,
+                    action="registered",
+                    at=case.registered_at,
+                    public=True,
+                    actor=owner,
+                    after={
+                        "reference": case.reference,
+                        "channel": case.channel,
+                        "tier": case.tier.code,
+                        "owner": owner.pk,
+                    },
+                )
             )
             if not is_open:
                 events.append(
-                    TimelineEvent(case=case, action="closed", at=case.closed_at, public=True,
-                                  actor=owner, after={"status": "closed", "outcome": "resolved"})
+                    TimelineEvent(
+                        case=case,
+                        action="closed",
+                        at=case.closed_at,
+                        public=True,
+                        actor=owner,
+                        after={"status": "closed", "outcome": "resolved"},
+                    )
                 )
         Milestone.objects.bulk_create(milestones, batch_size=2000)
         Deadline.objects.bulk_create(
@@ -366,6 +396,16 @@ def event_marks(sites: list[Site]) -> dict[int, int]:
     return marks
 
 
+def roundtrip_ms(statements: int = 500) -> float:
+    """Mean time of one trivial statement: what the machine's load does to every round trip."""
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        for _ in range(statements):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - start) / statements * 1000
+
+
 def idle_sweep(runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -376,7 +416,7 @@ def idle_sweep(runs: int) -> float:
     return statistics.median(times)
 
 
-def escalation_round(sites: list[Site], marks: dict) -> tuple[float, int]:
+def escalation_round(sites: list[Site], marks: dict) -> tuple[float, int, int]:
     now = timezone.now()
     chosen = make_due(sites, now)
     try:
@@ -395,12 +435,12 @@ def escalation_round(sites: list[Site], marks: dict) -> tuple[float, int]:
         replay = sweep_deadlines(now=now)
         assert replay["due"] == counts["due"] and replay["escalations"] == 0, replay
         assert escalated(sites) == want, "a replay changed escalation levels"
-        return seconds, counts["escalations"]
+        return seconds, counts["escalations"], replay["escalations"]
     finally:
         restore(sites, chosen, marks)
 
 
-def profile_round(sites: list[Site], marks: dict) -> None:
+def profile_round(sites: list[Site], marks: dict) -> float:
     """Untimed: the escalating sweep's statements by shape, with their count and DB time."""
     shapes: Counter = Counter()
     seconds: defaultdict = defaultdict(float)
@@ -432,6 +472,7 @@ def profile_round(sites: list[Site], marks: dict) -> None:
     )
     for shape, number in shapes.most_common(14):
         print(f"  {number:6d} {seconds[shape]:6.2f} s  {shape}")
+    return statements / max(counts["escalations"], 1)
 
 
 def explain_idle() -> str:
@@ -456,29 +497,44 @@ def main() -> None:
             open_cases += Case.objects.filter(status=CaseStatus.OPEN).count()
             closed_cases += Case.objects.filter(status=CaseStatus.CLOSED).count()
     open_milestones = Deadline.objects.filter(kind=Deadline.Kind.MILESTONE).count()
-    print(f"open cases {open_cases}, closed {closed_cases}, indexed open milestones "
-          f"{open_milestones}", flush=True)
+    print(
+        f"open cases {open_cases}, closed {closed_cases}, indexed open milestones "
+        f"{open_milestones}",
+        flush=True,
+    )
     assert open_milestones >= 100_000
-    print("idle sweep query plan:\n" + explain_idle(), flush=True)
+    # Every round moves index rows; the old versions stay in the `deadline_due` index, at due
+    # times already past, until (auto)vacuum. Start each run from a vacuumed table.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE tenants_deadline")
+    print("idle sweep query plan, vacuumed:\n" + explain_idle(), flush=True)
 
     marks = event_marks(sites)
-    idle, escalate, escalations = [], [], []
+    idle, escalate, escalations, replays, roundtrips = [], [], [], [], []
     for round_no in range(ARGS.rounds):
+        roundtrips.append(roundtrip_ms())
         idle.append(idle_sweep(ARGS.idle))
-        seconds, raised = escalation_round(sites, marks)
+        seconds, raised, replayed = escalation_round(sites, marks)
         escalate.append(seconds)
         escalations.append(raised)
-        print(f"round {round_no + 1}: idle_sweep_s={idle[-1]:.4f} escalate_s={seconds:.2f} "
-              f"escalations={raised}", flush=True)
-    profile_round(sites, marks)
+        replays.append(replayed)
+        print(
+            f"round {round_no + 1}: idle_sweep_s={idle[-1]:.4f} escalate_s={seconds:.2f} "
+            f"escalations={raised} replay_escalations={replayed} "
+            f"roundtrip_ms={roundtrips[-1]:.3f}",
+            flush=True,
+        )
+    per_escalation = profile_round(sites, marks)
+    print("idle sweep query plan after the rounds:\n" + explain_idle(), flush=True)
 
     assert set(escalations) == {SITES * DUE_PER_SITE}, escalations
     print(
         f"sites={len(sites)} open={open_cases} closed={closed_cases} "
-        f"open_milestones={open_milestones} rounds={ARGS.rounds} "
         f"idle_sweep_s={statistics.median(idle):.4f} due={SITES * DUE_PER_SITE} "
         f"escalate_s={statistics.median(escalate):.2f} escalations={escalations[0]} "
-        f"replay_escalations=0"
+        f"open_milestones={open_milestones} replay_escalations={max(replays)} "
+        f"statements_per_escalation={per_escalation:.1f} "
+        f"roundtrip_ms={statistics.median(roundtrips):.3f} rounds={ARGS.rounds}"
     )
 
 
