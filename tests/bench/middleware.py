@@ -89,8 +89,11 @@ def main() -> None:
     for round_no in range(args.rounds):
         for name, middleware in variants.items():
             results[name].append(rps(middleware, host, args.requests))
-        print(f"round {round_no + 1}: " + " ".join(
-            f"{name}={values[-1]:.0f}" for name, values in results.items()), flush=True)
+        print(
+            f"round {round_no + 1}: "
+            + " ".join(f"{name}={values[-1]:.0f}" for name, values in results.items()),
+            flush=True,
+        )
 
     plain, tenant, stock = (statistics.median(results[n]) for n in ("plain", "tenant", "stock"))
     print(

@@ -40,10 +40,12 @@ import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+
+from benchdb import bench_database_url  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carefront.settings")
 os.environ.setdefault("DEBUG", "0")
 
@@ -63,43 +65,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def bench_database_url(*, rebuild: bool) -> str:
-    """The URL of this benchmark's own database, created (empty) if missing or unfinished."""
-    import psycopg
-    from psycopg import sql
-
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        name = urlsplit(url).path.lstrip("/") + SUFFIX
-    else:
-        from carefront.embedded import embedded_database_url
-
-        var_dir = Path(os.environ.get("CAREFRONT_VAR_DIR") or ROOT / "var")
-        url = embedded_database_url(var_dir / "pgdata")
-        name = "carefront" + SUFFIX
-    bench_url = urlunsplit(urlsplit(url)._replace(path="/" + name))
-    with psycopg.connect(url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not rebuild:
-            with psycopg.connect(bench_url, autocommit=True) as bench:
-                complete = (
-                    bench.execute(
-                        "SELECT to_regclass('public.tenants_heartbeat') IS NOT NULL"
-                    ).fetchone()[0]
-                    and bench.execute(
-                        "SELECT 1 FROM tenants_heartbeat WHERE name = %s", [MARKER]
-                    ).fetchone()
-                )
-            rebuild = not complete
-        if exists and rebuild:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not exists or rebuild:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return bench_url
-
-
 ARGS = parse_args()
-os.environ["DATABASE_URL"] = bench_database_url(rebuild=ARGS.rebuild)
+os.environ["DATABASE_URL"] = bench_database_url(suffix=SUFFIX, marker=MARKER, rebuild=ARGS.rebuild)
 
 import django  # noqa: E402
 
