@@ -360,6 +360,33 @@ def _snapshot(case: Case) -> dict:
 # --- Intake -----------------------------------------------------------------------------------
 
 
+def _intake_fields(
+    *, complainant, received_by, tier, nature, content, now, configuration, calendar
+) -> dict:
+    """What every intake writes on the new case: its owner (首问责任制), its tier (the least
+    severe until classified), its categories, its reference and the complainant."""
+    owner = _intake_owner(
+        received_by=received_by, now=now, configuration=configuration, calendar=calendar
+    )
+    tier = tier or Tier.objects.order_by("rank").first()
+    if tier is None:
+        raise CaseworkError(_("This site has no complaint tiers configured."))
+    _validate_categories(nature=nature, content=content)
+    return {
+        "reference": _next_reference(
+            now=now,
+            category_code=_content_code(content, configuration),
+            configuration=configuration,
+        ),
+        "tier": tier,
+        "nature": nature,
+        "content": content,
+        "first_responder": owner,
+        "owner": owner,
+        **complainant.as_case_fields(),
+    }
+
+
 @transaction.atomic
 def register_case(
     *,
@@ -387,29 +414,20 @@ def register_case(
     _validate_intake(channel=channel, account=account, complainant=complainant)
     configuration = site_configuration()
     calendar = site_calendar(configuration=configuration)
-    owner = _intake_owner(
-        received_by=received_by, now=now, configuration=configuration, calendar=calendar
-    )
-    tier = tier or Tier.objects.order_by("rank").first()
-    if tier is None:
-        raise CaseworkError(_("This site has no complaint tiers configured."))
-    _validate_categories(nature=nature, content=content)
-
     case = Case.objects.create(
-        reference=_next_reference(
+        **_intake_fields(
+            complainant=complainant,
+            received_by=received_by,
+            tier=tier,
+            nature=nature,
+            content=content,
             now=now,
-            category_code=_content_code(content, configuration),
             configuration=configuration,
+            calendar=calendar,
         ),
         channel=channel,
         status=CaseStatus.OPEN,
-        tier=tier,
-        nature=nature,
-        content=content,
         lead_department=lead_department,
-        first_responder=owner,
-        owner=owner,
-        **complainant.as_case_fields(),
         occurred_at=occurred_at,
         location=location.strip(),
         subject=subject.strip(),
@@ -427,8 +445,8 @@ def register_case(
         after={
             "reference": case.reference,
             "channel": channel,
-            "tier": tier.code,
-            "owner": owner.pk,
+            "tier": case.tier.code,
+            "owner": case.owner_id,
         },
     )
     return case
@@ -459,27 +477,19 @@ def record_resolved_at_contact(
     if not resolution or not resolution.strip():
         raise CaseworkError({"resolution": _("Say how it was settled.")})
     configuration = site_configuration()
-    calendar = site_calendar(configuration=configuration)
-    owner = _intake_owner(
-        received_by=received_by, now=now, configuration=configuration, calendar=calendar
-    )
-    tier = Tier.objects.order_by("rank").first()
-    if tier is None:
-        raise CaseworkError(_("This site has no complaint tiers configured."))
-    _validate_categories(nature=None, content=content)
     case = Case.objects.create(
-        reference=_next_reference(
+        **_intake_fields(
+            complainant=complainant,
+            received_by=received_by,
+            tier=None,
+            nature=None,
+            content=content,
             now=now,
-            category_code=_content_code(content, configuration),
             configuration=configuration,
+            calendar=site_calendar(configuration=configuration),
         ),
         channel=channel,
         status=CaseStatus.RESOLVED_AT_CONTACT,
-        tier=tier,
-        content=content,
-        first_responder=owner,
-        owner=owner,
-        **complainant.as_case_fields(),
         account=account.strip(),
         registered_at=now,
         closed_at=now,
