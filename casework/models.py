@@ -465,6 +465,35 @@ class TimelineEvent(models.Model):
         return f"{self.case_id} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
 
 
+class ConfigurationChange(models.Model):
+    """An append-only line of the site's configuration history: who changed which tier, rule,
+    department, category, calendar day or setting, when, with before and after."""
+
+    at = models.DateTimeField(_("at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    model = models.CharField(_("what"), max_length=40)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(_("action"), max_length=40)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("configuration change")
+        verbose_name_plural = _("configuration changes")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["model", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.model}/{self.object_id} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
+
+
 class OutboxMessage(models.Model):
     """A notification written in the same transaction as the change that causes it, and sent
     afterwards by the relay with retries: a broker or mail outage delays it, loses nothing."""

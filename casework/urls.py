@@ -1,12 +1,17 @@
+"""The back office under /office/ on a site's domain. One block per screen module."""
+
 from django.urls import path
 
-from casework import views
+from casework.views import case, configuration, home, queue  # noqa: F401
 
 urlpatterns = [
-    path("", views.office_home, name="office-home"),
+    path("", home.office_home, name="office-home"),
     path(
         "cases/<int:case_id>/files/<int:attachment_id>/",
-        views.attachment,
+        home.attachment,
         name="case-attachment",
     ),
+    # --- queue, search, new case, notifications (casework/views/queue.py) ---
+    # --- the case page and its actions (casework/views/case.py) ---
+    # --- the site admin's configuration screens (casework/views/configuration.py) ---
 ]

@@ -251,7 +251,7 @@ class TrackingPage(RoutablePageMixin, BilingualPage):
 
         from casework.models import Attachment
         from casework.public import case_for_token
-        from casework.views import serve_attachment
+        from casework.views.home import serve_attachment
 
         case = case_for_token(token)
         if case is None or request.session.get(f"track:{token[:8]}") != case.pk:
