@@ -614,6 +614,42 @@ class Reply(models.Model):
         return f"{self.case_id} reply @ {self.at:%Y-%m-%d %H:%M}"
 
 
+class ReplyTemplate(Named):
+    """A reusable wording for replies, kept by the site admin: staff start from it and adapt
+    it to the case (investigation, facts, responsibility, decision of a written reply)."""
+
+    investigation = models.TextField(_("investigation"), blank=True)
+    facts = models.TextField(_("facts and evidence"), blank=True)
+    responsibility = models.TextField(_("responsibility"), blank=True)
+    decision = models.TextField(_("decision"), blank=True)
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        ordering = ["name"]
+
+
+class SavedFilter(models.Model):
+    """A queue filter a member of staff named and keeps (the query string of the queue)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filter"), max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_filter_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Extension(models.Model):
     """A request to move a clock, approved or refused by the role the tier names."""
 
