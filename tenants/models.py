@@ -157,8 +157,20 @@ class Site(TenantMixin):
         models.CharField(max_length=8, choices=settings.LANGUAGES), default=default_languages
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Offboarding (tenants.services.request_site_deletion): the site is deleted by the
+    # `delete_due_sites` sweep once `delete_after` has passed and the slug was typed back.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    delete_after = models.DateTimeField(_("delete after"), null=True, blank=True)
 
-    # Schemas are created by tenants.services.create_site, which also seeds the site.
+    # Schemas are made by tenants.services.create_site (a clone of the template schema, see
+    # tenants/cloning.py); a bare Site.save() migrates one from scratch, as django-tenants does.
     auto_create_schema = True
     auto_drop_schema = False
 
@@ -319,3 +331,46 @@ class SiteEditor(User):
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied("A site editor's account is changed on the platform, not here.")
+
+
+class SiteEvent(models.Model):
+    """The platform's audit line of what happened to a site as a whole: opened, exported,
+    imported, deletion requested, cancelled, confirmed, deleted, people invited. Append-only;
+    it outlives the site (the slug is kept when the row it points to is gone)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("site opened")
+        INVITED = "invited", _("person invited")
+        EXPORTED = "exported", _("site exported")
+        IMPORTED = "imported", _("archive imported")
+        DELETION_REQUESTED = "deletion_requested", _("deletion requested")
+        DELETION_CANCELLED = "deletion_cancelled", _("deletion cancelled")
+        DELETION_CONFIRMED = "deletion_confirmed", _("deletion confirmed")
+        DELETED = "deleted", _("site deleted")
+
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    site_slug = models.CharField(_("site"), max_length=40)
+    firm = models.ForeignKey(
+        Firm, on_delete=models.SET_NULL, null=True, blank=True, related_name="site_events"
+    )
+    action = models.CharField(_("action"), max_length=24, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("at"))
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("site event")
+        verbose_name_plural = _("site events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["site_slug", "at"], name="site_event_by_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site_slug} {self.action} @ {self.at:%Y-%m-%d %H:%M}"

@@ -4,8 +4,14 @@ here, one transaction each (site creation adds a schema, which is cleaned up on 
 from zoneinfo import available_timezones
 
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
@@ -17,9 +23,12 @@ from tenants.models import (
     Firm,
     Membership,
     Region,
+    Role,
     Site,
+    SiteEvent,
     SiteKind,
     User,
+    site_url,
 )
 
 RESERVED_SLUGS = frozenset({"public", "www", "admin", "platform", "api", "static", "media"})
@@ -156,3 +165,89 @@ def grant_role(
 @transaction.atomic
 def revoke_role(*, membership: Membership) -> None:
     membership.delete()
+
+
+def record_site_event(
+    *, site: Site, action: str, actor: User | None = None, details: dict | None = None
+) -> SiteEvent:
+    return SiteEvent.objects.create(
+        site=site,
+        site_slug=site.slug,
+        firm_id=site.firm_id,
+        action=action,
+        actor=actor if actor is not None and actor.pk else None,
+        at=timezone.now(),
+        details=details or {},
+    )
+
+
+def invitation_url(user: User) -> str:
+    """The one-time link that lets `user` choose a password, on the platform domain. Django's
+    password-reset token: it signs the password hash and last login, so it stops working once
+    used (or after PASSWORD_RESET_TIMEOUT)."""
+    path = reverse(
+        "invitation-accept",
+        urlconf=settings.PUBLIC_SCHEMA_URLCONF,
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return site_url(settings.BASE_DOMAIN, path)
+
+
+@transaction.atomic
+def invite_to_site(
+    *, site: Site, email: str, role: str, invited_by: User | None = None
+) -> Membership:
+    """Give the person at `email` a role on `site`, creating their login if they have none
+    (with an unusable password), and e-mail them: a one-time link to choose a password if
+    they have none yet, otherwise word that the site is open to them.
+
+    The e-mail is queued in the site's outbox in this transaction and sent by the relay after
+    commit (docs/decisions/0006-outbox.md): a rolled-back invitation sends nothing, a mail
+    outage delays it. 邀请: the first site admin is invited this way when a site is opened.
+    """
+    address = User.objects.normalize_email((email or "").strip()).lower()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError({"email": _("Enter a valid e-mail address.")}) from None
+    if role not in SITE_ROLES:
+        raise ValidationError({"role": _("This role can only be granted on a site.")})
+    user = User.objects.filter(email__iexact=address).first()
+    if user is None:
+        user = User.objects.create_user(address, None, preferred_language=site.languages[0])
+    membership = grant_role(user=user, role=role, site=site, granted_by=invited_by)
+
+    with translation.override(user.preferred_language or site.languages[0]):
+        role_label = str(Role(role).label)
+        context = {"site": site.display_name, "role": role_label}
+        if user.has_usable_password():
+            subject = _("You now work on %(site)s in Carefront") % context
+            body = _(
+                "You have been given the role %(role)s on %(site)s.\n\n"
+                "Log in with your usual password: %(url)s"
+            ) % {**context, "url": site_url(site.primary_domain or "", "/accounts/login/")}
+        else:
+            subject = _("Your invitation to %(site)s in Carefront") % context
+            body = _(
+                "You have been invited to %(site)s as %(role)s.\n\n"
+                "Choose your password with this link (it works once, for %(days)s days):\n"
+                "%(url)s\n\nYour login is this e-mail address."
+            ) % {
+                **context,
+                "url": invitation_url(user),
+                "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+            }
+    from casework.notifications import send_email
+
+    with tenant_context(site):
+        send_email(case=None, address=address, subject=subject, body=body)
+    record_site_event(
+        site=site,
+        action=SiteEvent.Action.INVITED,
+        actor=invited_by,
+        details={"email": address, "role": role},
+    )
+    return membership

@@ -72,6 +72,21 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+class InvitationAcceptView(auth_views.PasswordResetConfirmView):
+    """An invited person chooses their password through the link of their invitation
+    (tenants.services.invite_to_site); the link works once."""
+
+    template_name = "tenants/invitation_accept.html"
+    post_reset_login = False
+
+    def get_success_url(self):
+        return reverse("invitation-done")
+
+
+def invitation_done(request):
+    return render(request, "tenants/invitation_done.html")
+
+
 class LoginView(auth_views.LoginView):
     """One login for the platform; on a site's domain it leads to that site's back office."""
 
