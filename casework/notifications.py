@@ -16,6 +16,7 @@ Everything here runs in the current site's schema (`connection.tenant` is a `Sit
 import logging
 import smtplib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -74,9 +75,54 @@ def _wake_relay_by(site: Site, due_at: datetime) -> None:
 # --- Writing (in the caller's transaction) ---------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One message to some people, for `notify_all`."""
+
+    users: tuple[User | None, ...]
+    subject: str
+    case: Case | None = None
+    body: str = ""
+
+
 # savepoint=False: nested in a service's transaction it adds no savepoint, and a failure here
 # rolls the whole change back, so no change commits without its notifications.
 @transaction.atomic(savepoint=False)
+def notify_all(*, notices: Iterable[Notice], now: datetime | None = None) -> None:
+    """Send several notices at once: to each distinct active user of a notice, an in-app
+    notice and an e-mail through the outbox. Three statements however many notices, so
+    that the deadline sweep writes a site's escalations in one go."""
+    now = now or timezone.now()
+    site = _current_site()
+    notifications, emails = [], []
+    for notice in notices:
+        recipients = {u.pk: u for u in notice.users if u is not None and u.is_active}
+        subject = _one_line(notice.subject)
+        for user in recipients.values():
+            notifications.append(
+                Notification(
+                    user=user, case=notice.case, created_at=now, subject=subject, body=notice.body
+                )
+            )
+            if user.email:
+                emails.append(
+                    OutboxMessage(
+                        case=notice.case,
+                        channel=OutboxMessage.Channel.EMAIL,
+                        recipient=user.email,
+                        subject=subject,
+                        body=notice.body,
+                        state=OutboxMessage.State.PENDING,
+                        next_attempt_at=now,
+                    )
+                )
+    if notifications:
+        Notification.objects.bulk_create(notifications)
+    if emails:
+        OutboxMessage.objects.bulk_create(emails)
+        _wake_relay_by(site, now)
+
+
 def notify_users(
     *,
     users: Iterable[User | None],
@@ -86,32 +132,50 @@ def notify_users(
     now: datetime | None = None,
 ) -> None:
     """Tell each distinct active user: an in-app notice, and an e-mail through the outbox."""
-    now = now or timezone.now()
-    site = _current_site()
-    recipients = {user.pk: user for user in users if user is not None and user.is_active}
-    if not recipients:
-        return
-    subject = _one_line(subject)
-    Notification.objects.bulk_create(
-        Notification(user=user, case=case, created_at=now, subject=subject, body=body)
-        for user in recipients.values()
-    )
-    emails = [
-        OutboxMessage(
-            case=case,
-            channel=OutboxMessage.Channel.EMAIL,
-            recipient=user.email,
-            subject=subject,
-            body=body,
-            state=OutboxMessage.State.PENDING,
-            next_attempt_at=now,
+    notify_all(notices=[Notice(users=tuple(users), case=case, subject=subject, body=body)], now=now)
+
+
+class RoleHolders:
+    """Who holds which role on a site, read in one query for many questions (the deadline
+    sweep tells the chain's role of every clock it escalates on a site).
+
+    `holders(roles, department)` answers as `role_holders` does, for any of the `roles`
+    given here.
+    """
+
+    def __init__(self, *, site: Site, roles: Iterable[str]) -> None:
+        self.roles = frozenset(str(role) for role in roles if role)
+        scope = Q(site_id=site.pk, role__in=self.roles & SITE_ROLES)
+        if Role.REGIONAL_MANAGER in self.roles and site.region_id:
+            scope |= Q(region_id=site.region_id, role=Role.REGIONAL_MANAGER)
+        if Role.FIRM_ADMIN in self.roles:
+            scope |= Q(firm_id=site.firm_id, role=Role.FIRM_ADMIN)
+        self._by_role: dict[str, dict[int, User]] = {role: {} for role in self.roles}
+        if not self.roles:
+            return
+        # The membership constraint ties each role to one kind of scope, so grouping by role
+        # alone is exact.
+        memberships = (
+            Membership.objects.filter(scope, user__is_active=True)
+            .select_related("user")
+            .order_by("user_id")
         )
-        for user in recipients.values()
-        if user.email
-    ]
-    if emails:
-        OutboxMessage.objects.bulk_create(emails)
-        _wake_relay_by(site, now)
+        for membership in memberships:
+            self._by_role[membership.role][membership.user_id] = membership.user
+
+    def holders(self, roles: Iterable[str], department: Department | None = None) -> list[User]:
+        wanted = {str(role) for role in roles if role}
+        if not wanted <= self.roles:
+            raise ValueError(f"roles {sorted(wanted - self.roles)} were not read")
+        preferred: list[User] = []
+        supervisor = department.supervisor if department is not None else None
+        if Role.DEPARTMENT_SUPERVISOR in wanted and supervisor is not None and supervisor.is_active:
+            preferred.append(supervisor)
+            wanted.discard(Role.DEPARTMENT_SUPERVISOR)
+        found: dict[int, User] = {}
+        for role in wanted:
+            found.update(self._by_role[role])
+        return preferred + [found[pk] for pk in sorted(found) if found[pk] not in preferred]
 
 
 def role_holders(
@@ -123,21 +187,8 @@ def role_holders(
     With a `department` whose supervisor is set and active, "department_supervisor" means
     that supervisor alone, not every supervisor of the site.
     """
-    wanted = {str(role) for role in roles if role}
-    preferred: list[User] = []
-    supervisor = department.supervisor if department is not None else None
-    if Role.DEPARTMENT_SUPERVISOR in wanted and supervisor is not None and supervisor.is_active:
-        preferred.append(supervisor)
-        wanted.discard(Role.DEPARTMENT_SUPERVISOR)
-    scope = Q(site_id=site.pk, role__in=wanted & SITE_ROLES)
-    if Role.REGIONAL_MANAGER in wanted and site.region_id:
-        scope |= Q(region_id=site.region_id, role=Role.REGIONAL_MANAGER)
-    if Role.FIRM_ADMIN in wanted:
-        scope |= Q(firm_id=site.firm_id, role=Role.FIRM_ADMIN)
-    holders = User.objects.filter(
-        is_active=True, pk__in=Membership.objects.filter(scope).values("user_id")
-    ).order_by("pk")
-    return preferred + [user for user in holders if user not in preferred]
+    roles = [str(role) for role in roles if role]
+    return RoleHolders(site=site, roles=roles).holders(roles, department=department)
 
 
 def notify_roles(

@@ -97,3 +97,126 @@ def published_time_limits() -> list[dict]:
         }
         for tier in tiers
     ]
+
+
+# --- The case page (casework/views/case.py) ---------------------------------------------------
+
+
+def case_for_page(*, case_id: int):
+    """The case with what its page shows, in a fixed number of queries; None if this site
+    has no such case (ids repeat across sites' schemas, so only the current one is searched)."""
+    from django.db.models import Prefetch
+
+    from casework.models import Case, Milestone
+
+    return (
+        Case.objects.select_related(
+            "tier", "nature", "content", "lead_department", "owner", "first_responder"
+        )
+        .prefetch_related(
+            "cooperating_departments",
+            "persons_complained_about",
+            Prefetch(
+                "milestones",
+                queryset=Milestone.objects.select_related("rule").prefetch_related(
+                    "extensions__requested_by", "extensions__decided_by"
+                ),
+            ),
+            "handovers__to_department",
+            "handovers__from_user",
+            "handovers__accepted_by",
+            "contacts__by",
+            "contacts__second_staff",
+            "replies__by",
+            "callbacks__by",
+            "compensations__recorded_by",
+            "compensations__approved_by",
+            "approvals__by",
+            "escalations__recorded_by",
+            "attachments",
+            "links_out__to_case",
+            "links_in__from_case",
+        )
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+def case_timeline(*, case, user) -> list:
+    """Every event of the case, oldest first, with who did it. The people complained about
+    see the events but not the notes, which may name or quote the complainant."""
+    from casework.models import TimelineEvent
+
+    events = list(TimelineEvent.objects.filter(case=case).select_related("actor"))
+    if not may_see_complainant(user=user, case=case):
+        for event in events:
+            event.note = MASK if event.note else ""
+    return events
+
+
+# Who may act on a case, by role. The services are the real gate (they refuse what the domain
+# forbids, e.g. an approval by the wrong role); this decides which forms a page offers and
+# keeps oversight roles (regional manager, firm admin) read-only.
+CASE_HANDLERS = frozenset(
+    {
+        "receptionist",
+        "department_supervisor",
+        "manager_assistant",
+        "project_manager",
+        "service_centre_manager",
+        "site_admin",
+    }
+)
+HANDOVER_MANAGERS = frozenset({"service_centre_manager", "project_manager", "site_admin"})
+UNRESOLVABLE_APPROVERS = frozenset({"service_centre_manager", "project_manager"})
+
+
+def available_actions(*, case, user, roles: frozenset[str]) -> frozenset[str]:
+    """The actions of the case page `user` (holding `roles` here) is offered on `case` now,
+    by the names of their URLs without the `case-` prefix."""
+    from casework.models import CaseStatus, MetBy, MilestoneState
+
+    if not roles.intersection(CASE_HANDLERS):
+        return frozenset()
+    if case.status in (CaseStatus.CLOSED, CaseStatus.RESOLVED_AT_CONTACT):
+        return frozenset({"link", "attach", "escalation"})
+    actions = {"classify", "dispatch", "contact", "link", "attach", "escalation"}
+    pending = [h for h in case.handovers.all() if h.accepted_at is None]
+    if pending:
+        department = pending[0].to_department
+        if (
+            user.pk == department.supervisor_id
+            or department.members.filter(pk=user.pk).exists()
+            or roles.intersection({"service_centre_manager", "project_manager"})
+        ):
+            actions.add("accept-handover")
+    elif user.pk == case.owner_id or roles.intersection(HANDOVER_MANAGERS):
+        actions.add("handover")
+    if case.paused_at is not None:
+        actions.add("resume")
+    elif case.tier.pause_reasons:
+        actions.add("pause")
+    milestones = list(case.milestones.all())
+    running = [m for m in milestones if m.met_at is None and m.state != MilestoneState.CANCELLED]
+    if running:
+        actions.add("extension")
+    if any(m.rule.met_by == MetBy.MANUAL for m in running):
+        actions.add("complete-milestone")
+    waiting = [e for m in milestones for e in m.extensions.all() if e.approved is None]
+    if waiting and case.tier.extension_approver_role in roles:
+        actions.add("extension-decide")
+    actions.add("compensation")
+    unapproved = [c for c in case.compensations.all() if c.approved_at is None]
+    if unapproved:
+        limits = site_configuration().compensation_limits
+        limit = max([int(limits.get(role, 0)) for role in roles] or [0])
+        if any(c.amount <= limit for c in unapproved):
+            actions.add("compensation-approve")
+    actions.add("reply")
+    if case.status == CaseStatus.REPLIED:
+        actions.update({"callback", "close"})
+    if case.tier.close_approver_role in roles or roles.intersection(UNRESOLVABLE_APPROVERS):
+        actions.add("approve-closure")
+    if any(a.kind == "unresolvable" for a in case.approvals.all()):
+        actions.add("close")
+    return frozenset(actions)

@@ -185,6 +185,19 @@ def _unindex(kind: str, object_ids) -> None:
     ).delete()
 
 
+def _index_many(kind: str, due: dict[int, datetime]) -> None:
+    """`_index` for many clocks of the current site: one INSERT … ON CONFLICT statement."""
+    if not due:
+        return
+    site = _current_site()
+    Deadline.objects.bulk_create(
+        [Deadline(site=site, kind=kind, object_id=pk, due_at=at) for pk, at in due.items()],
+        update_conflicts=True,
+        unique_fields=["site", "kind", "object_id"],
+        update_fields=["due_at"],
+    )
+
+
 def _start_clocks(
     case: Case,
     *,
@@ -772,12 +785,12 @@ def resume_clock(*, case: Case, by: User, now: datetime | None = None) -> Case:
     return case
 
 
-def _next_alarm(milestone: Milestone) -> datetime:
+def _next_alarm(milestone: Milestone, *, calendar: SiteCalendar | None = None) -> datetime:
     """When the sweep should next look at a milestone: its due time, then one more period
     of the rule for each escalation level already reached."""
     rule = milestone.rule
     due = milestone.due_at
-    calendar = site_calendar()
+    calendar = calendar or site_calendar()
     for _level in range(milestone.escalation_level):
         due = calendar.add(due, rule.amount, rule.unit)
     return due
@@ -1261,74 +1274,156 @@ def record_escalation_by_complainant(
     return escalation
 
 
-# --- Escalation (called by the sweep, one clock at a time, inside the site's schema) -----------
+# --- Escalation (called by the sweep, inside the site's schema) --------------------------------
 
 
 def escalate_milestone(*, milestone_id: int, now: datetime) -> int:
-    """Escalate a missed clock one level per period elapsed since it was due, each level once.
+    """`escalate_milestones` for one clock."""
+    return escalate_milestones(milestone_ids=[milestone_id], now=now)
+
+
+_RAISE_LEVELS = """
+    UPDATE {milestone} AS m
+    SET escalation_level = v.level, state = %s, escalated_at = v.at
+    FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[]) AS v(id, seen, level, at)
+    WHERE m.id = v.id AND m.escalation_level = v.seen
+      AND m.met_at IS NULL AND m.state <> %s
+    RETURNING m.id
+"""
+
+
+@transaction.atomic
+def escalate_milestones(*, milestone_ids, now: datetime) -> int:
+    """Escalate missed clocks of the current site one level per period elapsed since each was
+    due, each level once; returns the number of levels raised. Moves or deletes their index
+    rows.
 
     Compare-and-swap on `escalation_level` makes a second sweeper (or a re-run) a no-op, and
     catching up after downtime gives the same levels, events and notices as sweeping every
-    minute would have. Returns the number of levels raised; moves or deletes its index row.
-    """
-    from casework.notifications import notify_roles, notify_users
+    minute would have: level 1 at the due time tells the owner and the chain's first role,
+    each further level, one rule period later, the next role. Clocks are handled in the order
+    given (a case's events then follow in the same order as clock by clock).
 
-    milestone = (
-        Milestone.objects.select_related("rule", "case", "case__tier", "case__lead_department")
-        .filter(pk=milestone_id)
-        .first()
+    The sweep passes all of a site's due clocks at once: a fixed number of statements for
+    the site (the clocks, the calendar, the role holders, one compare-and-swap UPDATE, one
+    insert each of notices, e-mails and events, one each to move and delete index rows),
+    however many clocks are due.
+    """
+    from casework.notifications import Notice, RoleHolders, notify_all
+
+    ids = list(dict.fromkeys(milestone_ids))
+    found = Milestone.objects.filter(pk__in=ids).select_related(
+        "rule", "case__owner", "case__lead_department__supervisor"
     )
-    if (
-        milestone is None
-        or milestone.met_at is not None
-        or milestone.state == MilestoneState.CANCELLED
-        or milestone.case.paused_at is not None
-    ):
-        _unindex(Deadline.Kind.MILESTONE, [milestone_id])
-        return 0
-    rule, case = milestone.rule, milestone.case
-    chain = list(rule.escalation_chain)
-    levels = max(len(chain), 1)
-    raised = 0
-    alarm = _next_alarm(milestone)
-    calendar = site_calendar()
-    while alarm <= now and milestone.escalation_level < levels:
-        level = milestone.escalation_level
-        swapped = Milestone.objects.filter(pk=milestone.pk, escalation_level=level).update(
-            escalation_level=level + 1, state=MilestoneState.MISSED, escalated_at=alarm
-        )
-        if not swapped:
-            return raised
-        milestone.escalation_level = level + 1
-        subject = _("%(reference)s: %(milestone)s overdue (level %(level)s)") % {
-            "reference": case.reference,
-            "milestone": rule.name,
-            "level": level + 1,
-        }
-        if level == 0:
-            notify_users(users=[case.owner], case=case, subject=subject, now=now)
-        if chain:
-            notify_roles(
-                roles=[chain[level]],
-                case=case,
-                subject=subject,
-                now=now,
-                department=case.lead_department,
+    # Only what escalating needs: a case row carries encrypted contact details and the
+    # account, which would be decrypted and parsed for nothing.
+    found = found.only(
+        "due_at",
+        "state",
+        "met_at",
+        "escalation_level",
+        "rule__code",
+        "rule__name",
+        "rule__amount",
+        "rule__unit",
+        "rule__escalation_chain",
+        "case__reference",
+        "case__paused_at",
+        "case__owner__email",
+        "case__owner__is_active",
+        "case__lead_department__supervisor__email",
+        "case__lead_department__supervisor__is_active",
+    )
+    running = {
+        m.pk: m
+        for m in found
+        if m.met_at is None and m.state != MilestoneState.CANCELLED and m.case.paused_at is None
+    }
+    done = [pk for pk in ids if pk not in running]  # gone, met, cancelled or paused
+    moves: dict[int, datetime] = {}
+    plans = []  # (milestone, [(level reached before, its time)], highest level)
+    calendar = site_calendar() if running else None
+    for milestone in (running[pk] for pk in ids if pk in running):
+        rule = milestone.rule
+        levels = max(len(rule.escalation_chain), 1)
+        level, alarm = milestone.escalation_level, _next_alarm(milestone, calendar=calendar)
+        steps = []
+        while alarm <= now and level < levels:
+            steps.append((level, alarm))
+            level += 1
+            alarm = calendar.add(alarm, rule.amount, rule.unit)
+        if steps:
+            plans.append((milestone, steps, alarm if level < levels else None))
+        elif level < levels:
+            moves[milestone.pk] = alarm  # e.g. a replay: the index was behind the clock
+        else:
+            done.append(milestone.pk)
+
+    swapped: set[int] = set()
+    if plans:
+        table = connection.ops.quote_name(Milestone._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RAISE_LEVELS.format(milestone=table),
+                [
+                    MilestoneState.MISSED,
+                    [m.pk for m, _steps, _next in plans],
+                    [m.escalation_level for m, _steps, _next in plans],
+                    [steps[-1][0] + 1 for _m, steps, _next in plans],
+                    [steps[-1][1] for _m, steps, _next in plans],
+                    MilestoneState.CANCELLED,
+                ],
             )
-        _record(
-            case,
-            actor=None,
-            action="milestone_missed" if level == 0 else "escalated",
-            at=alarm,
-            after={"milestone": rule.code, "level": level + 1, "to": chain[level : level + 1]},
-        )
-        raised += 1
-        alarm = calendar.add(alarm, rule.amount, rule.unit)
-    if milestone.escalation_level < levels:
-        _index(Deadline.Kind.MILESTONE, milestone.pk, alarm)
-    else:
-        _unindex(Deadline.Kind.MILESTONE, [milestone.pk])
-    return raised
+            swapped = {row[0] for row in cursor.fetchall()}
+
+    # A clock another sweeper moved on meanwhile keeps its index row: that sweeper moves it.
+    plans = [plan for plan in plans if plan[0].pk in swapped]
+    chain_roles = {
+        role
+        for m, steps, _n in plans
+        for lvl, _at in steps
+        for role in m.rule.escalation_chain[lvl : lvl + 1]
+    }
+    holders = RoleHolders(site=_current_site(), roles=chain_roles) if chain_roles else None
+    notices, events = [], []
+    for milestone, steps, next_alarm in plans:
+        rule, case = milestone.rule, milestone.case
+        chain = list(rule.escalation_chain)
+        for level, alarm in steps:
+            subject = _("%(reference)s: %(milestone)s overdue (level %(level)s)") % {
+                "reference": case.reference,
+                "milestone": rule.name,
+                "level": level + 1,
+            }
+            if level == 0:
+                notices.append(Notice(users=(case.owner,), case=case, subject=subject))
+            if chain:
+                users = holders.holders([chain[level]], department=case.lead_department)
+                notices.append(Notice(users=tuple(users), case=case, subject=subject))
+            events.append(
+                TimelineEvent(
+                    case=case,
+                    actor=None,
+                    action="milestone_missed" if level == 0 else "escalated",
+                    at=alarm,
+                    after={
+                        "milestone": rule.code,
+                        "level": level + 1,
+                        "to": chain[level : level + 1],
+                    },
+                )
+            )
+        if next_alarm is None:
+            done.append(milestone.pk)
+        else:
+            moves[milestone.pk] = next_alarm
+    notify_all(notices=notices, now=now)
+    if events:
+        TimelineEvent.objects.bulk_create(events)
+    _index_many(Deadline.Kind.MILESTONE, moves)
+    if done:
+        _unindex(Deadline.Kind.MILESTONE, done)
+    return len(events)
 
 
 def escalate_handover(*, handover_id: int, now: datetime) -> int:

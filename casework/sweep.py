@@ -2,9 +2,11 @@
 
 One indexed query on the public `Deadline` table finds what is due across all sites (idle cost
 does not grow with sites or with closed cases); rows are claimed with SKIP LOCKED so two
-sweepers share the work instead of doubling it; each clock is handled in its site's schema in
-a savepoint, and one that fails is pushed back a few minutes instead of blocking the rest.
-See docs/decisions/0005-deadline-sweep.md.
+sweepers share the work instead of doubling it. A site's due milestones are escalated
+together (`services.escalate_milestones`, a fixed number of statements per site); hand-overs
+and upgrades, rare, one by one. Each runs in a savepoint: a site whose batch fails is retried
+clock by clock, and a clock that fails alone is pushed back a few minutes instead of
+blocking the rest. See docs/decisions/0005-deadline-sweep.md.
 """
 
 import logging
@@ -47,14 +49,33 @@ def sweep_deadlines(*, now: datetime | None = None, batch: int = 2000) -> dict[s
         for row in rows:
             by_site[row.site_id].append(row)
         sites = Site.objects.in_bulk(list(by_site))
+        failed: list[Deadline] = []
         for site_id, site_rows in by_site.items():
             with tenant_context(sites[site_id]):
-                for row in site_rows:
+                one_by_one = [row for row in site_rows if row.kind != Deadline.Kind.MILESTONE]
+                milestones = [row for row in site_rows if row.kind == Deadline.Kind.MILESTONE]
+                try:
+                    if milestones:  # in their due order: a case's events follow it
+                        counts["escalations"] += services.escalate_milestones(
+                            milestone_ids=[row.object_id for row in milestones], now=now
+                        )
+                except Exception:
+                    logger.warning(
+                        "Deadline sweep of site %s failed; retrying clock by clock",
+                        site_id,
+                        exc_info=True,
+                    )
+                    one_by_one = milestones + one_by_one
+                for row in one_by_one:
                     try:
                         with transaction.atomic():
                             counts["escalations"] += HANDLERS[row.kind](row, now)
                     except Exception:
                         logger.exception("Deadline %s failed; retrying later", row)
-                        counts["failed"] += 1
-                        Deadline.objects.filter(pk=row.pk).update(due_at=now + RETRY_AFTER)
+                        failed.append(row)
+        if failed:
+            counts["failed"] = len(failed)
+            Deadline.objects.filter(pk__in=[row.pk for row in failed]).update(
+                due_at=now + RETRY_AFTER
+            )
     return counts
