@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     # --- queue, search, new case, notifications (casework/views/queue.py) ---
     # --- the case page and its actions (casework/views/case.py) ---
+    *case.urlpatterns,  # case-detail, case-sheet, case-<action> (one POST URL per action)
     # --- the site admin's configuration screens (casework/views/configuration.py) ---
 ]
