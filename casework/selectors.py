@@ -220,3 +220,73 @@ def available_actions(*, case, user, roles: frozenset[str]) -> frozenset[str]:
     if any(a.kind == "unresolvable" for a in case.approvals.all()):
         actions.add("close")
     return frozenset(actions)
+
+
+# --- The site admin's configuration screens (casework/views/configuration.py) ---------------
+
+
+def preview_deadlines(*, tier, at=None, overrides: dict | None = None, calendar=None) -> list:
+    """When each clock of `tier` would run out for a case registered at `at` (now by default),
+    in the site's time zone: the screen's 'a case registered then would be due at …'.
+    `overrides` maps a rule's pk to an (amount, unit) typed but not saved yet."""
+    from django.utils import timezone
+
+    calendar = calendar or site_calendar()
+    at = timezone.localtime(at or timezone.now(), calendar.tz)
+    rows = []
+    for rule in tier.milestone_rules.order_by("position", "pk"):
+        amount, unit = (overrides or {}).get(rule.pk, (rule.amount, rule.unit))
+        try:
+            due = calendar.add(at, amount, unit)
+        except (TypeError, ValueError):
+            due = None
+        rows.append(
+            {
+                "rule": rule,
+                "amount": amount,
+                "unit": unit,
+                "limit": describe_duration(amount, unit) if due else "",
+                "due_at": due,
+                "changed": (amount, unit) != (rule.amount, rule.unit),
+            }
+        )
+    return rows
+
+
+def department_tree(*, include_retired: bool = True) -> list:
+    """Every department with its depth, parents before their children, siblings in order:
+    the indented tree of the departments screen, in two queries."""
+    from casework.models import Department
+
+    departments = list(Department.objects.select_related("supervisor").prefetch_related("members"))
+    children: dict = {}
+    for department in departments:
+        children.setdefault(department.parent_id, []).append(department)
+    out, seen = [], set()
+
+    def walk(parent_id, depth):
+        for department in sorted(children.get(parent_id, []), key=lambda d: (d.position, d.code)):
+            if department.pk in seen or (not include_retired and not department.is_active):
+                continue
+            seen.add(department.pk)
+            out.append((department, depth))
+            walk(department.pk, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def configuration_history(*, model: str = "", actor_id=None, since=None, until=None):
+    """The site's configuration changes, newest first, narrowed as the history screen asks."""
+    from casework.models import ConfigurationChange
+
+    changes = ConfigurationChange.objects.select_related("actor")
+    if model:
+        changes = changes.filter(model=model)
+    if actor_id:
+        changes = changes.filter(actor_id=actor_id)
+    if since:
+        changes = changes.filter(at__gte=since)
+    if until:
+        changes = changes.filter(at__lt=until)
+    return changes

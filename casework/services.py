@@ -1532,3 +1532,1086 @@ def complete_milestone(
         after={"milestone": milestone.code},
     )
     return milestone
+
+
+# --- Site configuration (the site admin's screens) ---
+# Only the site admin changes a site's configuration; each change is checked here, made in one
+# transaction and written to `ConfigurationChange` with before and after. A change of time
+# limits or of the calendar never moves the clocks of cases already registered unless the
+# admin asks for it (`apply_to_open_cases`): their open clocks are then re-based from their
+# registration by `_start_clocks`, the mechanism a new tier uses, and each case's timeline
+# says so. docs/decisions/0008-configuration-changes.md explains the choices.
+
+_CATEGORY_CODE_RE = r"^[A-Z][A-Z0-9]{0,11}$"
+_CODE_RE = r"^[a-z][a-z0-9_-]{0,39}$"
+_REFERENCE_MAX = 40
+TIER_FIELDS = (
+    "name",
+    "name_en",
+    "rank",
+    "description",
+    "handler_role",
+    "extension_approver_role",
+    "close_approver_role",
+    "upgrade_after_days",
+    "upgrade_to",
+    "pause_reasons",
+)
+RULE_FIELDS = ("name", "name_en", "amount", "unit", "met_by", "escalation_chain", "position")
+DEPARTMENT_FIELDS = ("code", "name", "name_en", "parent", "position", "is_active")
+CATEGORY_FIELDS = (
+    "kind",
+    "code",
+    "name",
+    "name_en",
+    "parent",
+    "is_valid_complaint",
+    "requires_signoff",
+    "is_active",
+)
+SETTINGS_FIELDS = (
+    "workday_start",
+    "workday_end",
+    "use_official_holidays",
+    "intake_owner",
+    "after_hours_receiver",
+    "reference_pattern",
+    "default_category_code",
+    "handover_accept_minutes",
+    "compensation_limits",
+    "escalation_points",
+)
+# Settings that move due times: the office hours and the holiday calendar.
+_CALENDAR_SETTINGS = frozenset({"workday_start", "workday_end", "use_official_holidays"})
+
+
+def _require_site_admin(user: User) -> None:
+    if Role.SITE_ADMIN not in _require_staff(user):
+        raise CaseworkError(_("Only the site admin can change the site's configuration."))
+
+
+def _json_value(value):
+    """A field's value as the audit log keeps it (JSON): ids for rows, ISO text for times."""
+    from datetime import date, time
+
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
+
+
+def _state(instance, fields) -> dict:
+    return {field: _json_value(getattr(instance, field)) for field in fields}
+
+
+def _audit(
+    *,
+    by: User,
+    model: str,
+    instance=None,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str = "",
+    now: datetime,
+):
+    from casework.models import ConfigurationChange
+
+    before, after = before or {}, after or {}
+    if action == "updated":
+        # Only what changed: the log is read by people looking for who moved a number.
+        changed = [key for key in after if before.get(key) != after.get(key)]
+        before = {key: before.get(key) for key in changed}
+        after = {key: after[key] for key in changed}
+    return ConfigurationChange.objects.create(
+        at=now,
+        actor=by,
+        model=model,
+        object_id=instance.pk if instance is not None else None,
+        action=action,
+        before=before,
+        after=after,
+        note=note,
+    )
+
+
+def _apply(instance, changes: dict, allowed) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"cannot change {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setattr(instance, field, value)
+
+
+def _check_names(instance, errors: dict) -> None:
+    instance.name = (instance.name or "").strip()
+    instance.name_en = (instance.name_en or "").strip()
+    if not instance.name:
+        errors["name"] = _("Give it a name.")
+
+
+def _check_code(value: str, pattern: str, field: str, errors: dict, message: str) -> None:
+    import re
+
+    if not isinstance(value, str) or not re.match(pattern, value):
+        errors[field] = message
+
+
+def _raise(errors: dict) -> None:
+    if errors:
+        raise CaseworkError(errors)
+
+
+# -- Tiers and their clocks ---------------------------------------------------------------------
+
+
+def _tier_roles() -> tuple[frozenset, frozenset]:
+    from casework.site_templates import CHAIN_ROLES, TIER_ROLES
+
+    return TIER_ROLES, CHAIN_ROLES
+
+
+def _check_tier(tier: Tier, errors: dict) -> None:
+    tier_roles, _chain = _tier_roles()
+    _check_names(tier, errors)
+    for field in ("handler_role", "extension_approver_role"):
+        if getattr(tier, field) not in tier_roles:
+            errors[field] = _("Choose a role held by people of the site.")
+    if tier.close_approver_role and tier.close_approver_role not in tier_roles:
+        errors["close_approver_role"] = _("Choose a role held by people of the site.")
+    if tier.rank is None or tier.rank < 0:
+        errors["rank"] = _("The severity rank is a whole number, 0 or more.")
+    if tier.upgrade_after_days is not None and tier.upgrade_after_days <= 0:
+        errors["upgrade_after_days"] = _("A duration must be positive.")
+    if bool(tier.upgrade_after_days) != bool(tier.upgrade_to_id):
+        errors["upgrade_to"] = _("An automatic upgrade needs both a period and a tier to go to.")
+    elif tier.upgrade_to_id:
+        if tier.upgrade_to_id == tier.pk:
+            errors["upgrade_to"] = _("A tier cannot be upgraded to itself.")
+        elif tier.upgrade_to.rank <= (tier.rank or 0):
+            errors["upgrade_to"] = _("Upgrade to a more severe tier (a higher rank).")
+    reasons = [str(r).strip() for r in tier.pause_reasons or [] if str(r).strip()]
+    for reason in reasons:
+        _check_code(
+            reason,
+            r"^[a-z][a-z0-9_]{0,39}$",
+            "pause_reasons",
+            errors,
+            _("Pause reasons are codes of lower-case letters, digits and _."),
+        )
+    tier.pause_reasons = list(dict.fromkeys(reasons))
+
+
+def _tier_snapshot(tier: Tier) -> dict:
+    return {
+        **_state(tier, TIER_FIELDS),
+        "rules": {
+            rule.code: _state(rule, RULE_FIELDS)
+            for rule in tier.milestone_rules.order_by("position", "pk")
+        },
+    }
+
+
+@transaction.atomic
+def create_tier(
+    *, by: User, code: str, now: datetime | None = None, note: str = "", **fields
+) -> Tier:
+    """A new tier (e.g. the site's own 'medical incident' tier); its clocks are added after."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    tier = Tier(code=(code or "").strip())
+    _apply(tier, fields, TIER_FIELDS)
+    errors: dict = {}
+    _check_code(
+        tier.code,
+        _CODE_RE,
+        "code",
+        errors,
+        _("Use lower-case letters, digits, - and _, starting with a letter."),
+    )
+    if not errors and Tier.objects.filter(code=tier.code).exists():
+        errors["code"] = _("Another tier has this code.")
+    _check_tier(tier, errors)
+    _raise(errors)
+    tier.save()
+    _audit(
+        by=by,
+        model="tier",
+        instance=tier,
+        action="created",
+        after=_tier_snapshot(tier),
+        note=note,
+        now=now,
+    )
+    return tier
+
+
+@transaction.atomic
+def update_tier(
+    *,
+    tier: Tier,
+    by: User,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+    **changes,
+) -> Tier:
+    """Change a tier's meaning, roles, pause reasons or automatic upgrade. Cases already open
+    keep their upgrade date unless `apply_to_open_cases`."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    before = _state(tier, TIER_FIELDS)
+    _apply(tier, changes, TIER_FIELDS)
+    errors: dict = {}
+    _check_tier(tier, errors)
+    _raise(errors)
+    tier.save()
+    rebased = _rebase_open_cases(tier=tier, by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="tier",
+        instance=tier,
+        action="updated",
+        before=before,
+        after=_state(tier, TIER_FIELDS),
+        note=_rebase_note(note, apply_to_open_cases, rebased),
+        now=now,
+    )
+    return tier
+
+
+def _check_rule(rule, errors: dict) -> None:
+    from casework.models import DurationUnit
+
+    _check_names(rule, errors)
+    if rule.unit not in DurationUnit.values:
+        errors["unit"] = _("Choose minutes, hours, working days or calendar days.")
+    if not isinstance(rule.amount, int) or isinstance(rule.amount, bool) or rule.amount < 0:
+        errors["amount"] = _("A duration must be positive.")
+    elif (
+        rule.amount == 0
+        and rule.unit != DurationUnit.WORKING_DAYS
+        and rule.met_by
+        not in (
+            MetBy.REGISTRATION,
+            MetBy.REPORT,
+        )
+    ):
+        # 0 working days is 'the same working day'; 0 of anything else is due on arrival.
+        errors["amount"] = _("A duration must be positive.")
+    if rule.met_by not in MetBy.values:
+        errors["met_by"] = _("Choose the action that stops this clock.")
+    _check_chain(list(rule.escalation_chain or []), errors)
+    if rule.position is None or rule.position < 0:
+        rule.position = 0
+
+
+def _check_chain(chain: list, errors: dict, field: str = "escalation_chain") -> None:
+    _tier, chain_roles = _tier_roles()
+    unknown = [role for role in chain if role not in chain_roles]
+    if unknown:
+        errors[field] = _("Unknown role in the escalation chain: %(roles)s.") % {
+            "roles": ", ".join(map(str, unknown))
+        }
+    elif len(set(chain)) != len(chain):
+        errors[field] = _("A role appears twice in the escalation chain.")
+
+
+@transaction.atomic
+def add_milestone_rule(
+    *,
+    tier: Tier,
+    by: User,
+    code: str,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+    **fields,
+):
+    """A new clock on a tier. Cases already open get it only with `apply_to_open_cases`."""
+    from casework.models import MilestoneRule
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    rule = MilestoneRule(tier=tier, code=(code or "").strip())
+    fields.setdefault("escalation_chain", [])
+    fields.setdefault("position", (tier.milestone_rules.count() + 1))
+    _apply(rule, fields, RULE_FIELDS)
+    errors: dict = {}
+    _check_code(
+        rule.code,
+        _CODE_RE,
+        "code",
+        errors,
+        _("Use lower-case letters, digits, - and _, starting with a letter."),
+    )
+    if not errors and tier.milestone_rules.filter(code=rule.code).exists():
+        errors["code"] = _("This tier already has a clock with this code.")
+    _check_rule(rule, errors)
+    _raise(errors)
+    rule.save()
+    rebased = _rebase_open_cases(tier=tier, by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="milestone_rule",
+        instance=rule,
+        action="created",
+        after={"tier": tier.code, "code": rule.code, **_state(rule, RULE_FIELDS)},
+        note=_rebase_note(note, apply_to_open_cases, rebased),
+        now=now,
+    )
+    return rule
+
+
+@transaction.atomic
+def update_milestone_rule(
+    *,
+    rule,
+    by: User,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+    **changes,
+):
+    """Change a clock's duration, the action that stops it, its name or escalation chain.
+
+    Cases registered before keep their due times unless `apply_to_open_cases`; new cases get
+    the new rule. The chain is read when a clock runs out, so it applies to every case."""
+    from casework.models import MilestoneRule
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    rule = MilestoneRule.objects.select_for_update().select_related("tier").get(pk=rule.pk)
+    before = _state(rule, RULE_FIELDS)
+    _apply(rule, changes, RULE_FIELDS)
+    errors: dict = {}
+    _check_rule(rule, errors)
+    _raise(errors)
+    rule.save()
+    rebased = _rebase_open_cases(tier=rule.tier, by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="milestone_rule",
+        instance=rule,
+        action="updated",
+        before=before,
+        after=_state(rule, RULE_FIELDS),
+        note=_rebase_note(note, apply_to_open_cases, rebased),
+        now=now,
+    )
+    return rule
+
+
+@transaction.atomic
+def update_escalation_chain(
+    *, rule, by: User, chain: list[str], note: str = "", now: datetime | None = None
+):
+    """Who is told, level by level, when the clock runs out (known roles, each once)."""
+    errors: dict = {}
+    chain = [str(role).strip() for role in chain if str(role).strip()]
+    _check_chain(chain, errors)
+    _raise(errors)
+    return update_milestone_rule(rule=rule, by=by, escalation_chain=chain, note=note, now=now)
+
+
+@transaction.atomic
+def retire_milestone_rule(
+    *,
+    rule,
+    by: User,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Take a clock off its tier. A rule no case has used is removed; one that cases have used
+    stays in their history (their milestones point at it), so it cannot be taken off while
+    they exist: the admin is told so and nothing changes."""
+    from casework.models import MilestoneRule
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    rule = MilestoneRule.objects.select_for_update().select_related("tier").get(pk=rule.pk)
+    if Milestone.objects.filter(rule=rule).exists():
+        raise CaseworkError(
+            _(
+                "Cases have used this clock, and their history keeps it: change its duration "
+                "instead, or leave it."
+            )
+        )
+    before = {"tier": rule.tier.code, "code": rule.code, **_state(rule, RULE_FIELDS)}
+    tier, pk = rule.tier, rule.pk
+    rule.delete()
+    rule.pk = pk
+    _audit(
+        by=by,
+        model="milestone_rule",
+        instance=rule,
+        action="retired",
+        before=before,
+        note=note,
+        now=now,
+    )
+    if apply_to_open_cases:
+        _rebase_open_cases(tier=tier, by=by, now=now)
+
+
+def _rebase_note(note: str, applied: bool, count: int) -> str:
+    if not applied:
+        return note
+    told = _("Applied to open cases: %(count)s re-based.") % {"count": count}
+    return f"{note}\n{told}".strip()
+
+
+def _open_cases(tier: Tier | None = None):
+    cases = Case.objects.exclude(status__in=[CaseStatus.CLOSED, CaseStatus.RESOLVED_AT_CONTACT])
+    return cases.filter(tier=tier) if tier is not None else cases
+
+
+def _rebase_open_cases(*, by: User, now: datetime, tier: Tier | None = None) -> int:
+    """Re-base the open clocks of the open cases (of `tier`, or all) on today's rules and
+    calendar, counted from each case's registration, with a timeline event on each case whose
+    clocks moved. A clock the change did not move keeps its escalation level, so nobody is
+    told twice of the same miss. Returns the number of cases whose clocks moved."""
+    calendar = site_calendar()
+    moved = 0
+    for case in (
+        _open_cases(tier)
+        .select_for_update(of=("self",))
+        .select_related("tier", "nature", "content", "lead_department")
+        .order_by("pk")
+    ):
+        before = {m.code: m for m in case.milestones.select_related("rule")}
+        _start_clocks(case, since=case.registered_at, now=now, actor=by, calendar=calendar)
+        after = {m.code: m for m in case.milestones.select_related("rule")}
+        changes_before, changes_after = {}, {}
+        for code, milestone in after.items():
+            old = before.get(code)
+            if old is not None and old.due_at == milestone.due_at and old.state == milestone.state:
+                continue
+            if (
+                old is not None
+                and old.state == MilestoneState.MISSED
+                and milestone.state == MilestoneState.OPEN
+                and old.due_at == milestone.due_at
+            ):
+                _keep_escalation(case, milestone, old)
+                continue
+            changes_before[code] = _local_iso(old.due_at, calendar) if old is not None else None
+            changes_after[code] = (
+                _local_iso(milestone.due_at, calendar)
+                if milestone.state != MilestoneState.CANCELLED
+                else None
+            )
+        if changes_after:
+            moved += 1
+            _record(
+                case,
+                actor=by,
+                action="clocks_rebased",
+                at=now,
+                before=changes_before,
+                after=changes_after,
+                note=_("The site's time limits changed: open clocks re-based on the new rules."),
+            )
+    return moved
+
+
+def _local_iso(moment: datetime, calendar: SiteCalendar) -> str:
+    return timezone.localtime(moment, calendar.tz).isoformat()
+
+
+def _keep_escalation(case: Case, milestone: Milestone, old: Milestone) -> None:
+    """Undo `_start_clocks`' reset of a clock whose due time did not move."""
+    milestone.state = old.state
+    milestone.escalation_level = old.escalation_level
+    milestone.escalated_at = old.escalated_at
+    milestone.save(update_fields=["state", "escalation_level", "escalated_at"])
+    levels = max(len(milestone.rule.escalation_chain), 1)
+    if case.paused_at is None and milestone.escalation_level < levels:
+        _index(Deadline.Kind.MILESTONE, milestone.pk, _next_alarm(milestone))
+    else:
+        _unindex(Deadline.Kind.MILESTONE, [milestone.pk])
+
+
+# -- Departments --------------------------------------------------------------------------------
+
+
+def _require_people_of_site(users, field: str, errors: dict) -> None:
+    site = _current_site()
+    strangers = [u for u in users if u is not None and not site_roles(user=u, site=site)]
+    if strangers:
+        errors[field] = _("Only people who work on this site: %(names)s.") % {
+            "names": ", ".join(str(u) for u in strangers)
+        }
+
+
+def _department_snapshot(department: Department) -> dict:
+    return {
+        **_state(department, DEPARTMENT_FIELDS),
+        "supervisor": department.supervisor_id,
+        "members": sorted(department.members.values_list("pk", flat=True)),
+    }
+
+
+@transaction.atomic
+def create_department(
+    *,
+    by: User,
+    code: str,
+    name: str,
+    name_en: str = "",
+    parent: Department | None = None,
+    position: int = 0,
+    now: datetime | None = None,
+) -> Department:
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department(
+        code=(code or "").strip(), name=name, name_en=name_en, parent=parent, position=position
+    )
+    errors: dict = {}
+    _check_names(department, errors)
+    _check_code(
+        department.code,
+        r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        "code",
+        errors,
+        _("Use lower-case letters, digits, - and _."),
+    )
+    if not errors.get("code") and Department.objects.filter(code=department.code).exists():
+        errors["code"] = _("Another department has this code.")
+    if parent is not None and not parent.is_active:
+        errors["parent"] = _("This department is retired.")
+    _raise(errors)
+    department.save()
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="created",
+        after=_department_snapshot(department),
+        now=now,
+    )
+    return department
+
+
+@transaction.atomic
+def update_department(
+    *, department: Department, by: User, now: datetime | None = None, **changes
+) -> Department:
+    """Rename a department or change its place among its siblings."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    before = _state(department, DEPARTMENT_FIELDS)
+    _apply(department, changes, ("name", "name_en", "position"))
+    errors: dict = {}
+    _check_names(department, errors)
+    _raise(errors)
+    department.save()
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="updated",
+        before=before,
+        after=_state(department, DEPARTMENT_FIELDS),
+        now=now,
+    )
+    return department
+
+
+@transaction.atomic
+def move_department(
+    *, department: Department, by: User, parent: Department | None, now: datetime | None = None
+) -> Department:
+    """Put a department under another one (or at the top): never under itself or one of its
+    own sub-departments, which would cut the branch off the tree."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    before = _state(department, DEPARTMENT_FIELDS)
+    if parent is not None:
+        if parent.pk == department.pk or parent.pk in _descendant_ids(department):
+            raise CaseworkError(
+                {
+                    "parent": _(
+                        "A department cannot be moved under itself or its own sub-department."
+                    )
+                }
+            )
+        if not parent.is_active:
+            raise CaseworkError({"parent": _("This department is retired.")})
+    department.parent = parent
+    department.save(update_fields=["parent"])
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="moved",
+        before=before,
+        after=_state(department, DEPARTMENT_FIELDS),
+        now=now,
+    )
+    return department
+
+
+def _descendant_ids(department: Department) -> set[int]:
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Department.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    found, todo = set(), [department.pk]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+@transaction.atomic
+def retire_department(
+    *, department: Department, by: User, note: str = "", now: datetime | None = None
+) -> Department:
+    """Retire a department: nothing new is sent to it; its cases and history keep it.
+    Its active sub-departments are retired or moved first."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    if not department.is_active:
+        raise CaseworkError(_("This department is retired already."))
+    if department.children.filter(is_active=True).exists():
+        raise CaseworkError(_("Retire or move its active sub-departments first."))
+    department.is_active = False
+    department.save(update_fields=["is_active"])
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="retired",
+        before={"is_active": True},
+        after={"is_active": False},
+        note=note,
+        now=now,
+    )
+    return department
+
+
+@transaction.atomic
+def restore_department(
+    *, department: Department, by: User, note: str = "", now: datetime | None = None
+) -> Department:
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    if department.is_active:
+        raise CaseworkError(_("This department is active."))
+    if department.parent is not None and not department.parent.is_active:
+        raise CaseworkError(_("Restore or change the department above it first."))
+    department.is_active = True
+    department.save(update_fields=["is_active"])
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="restored",
+        before={"is_active": False},
+        after={"is_active": True},
+        note=note,
+        now=now,
+    )
+    return department
+
+
+@transaction.atomic
+def set_department_people(
+    *,
+    department: Department,
+    by: User,
+    supervisor: User | None,
+    members: list[User],
+    now: datetime | None = None,
+) -> Department:
+    """The department's supervisor (主管, told of what is dispatched to it) and its members
+    (who may accept hand-overs): people who work on this site."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    errors: dict = {}
+    _require_people_of_site([supervisor], "supervisor", errors)
+    _require_people_of_site(members, "members", errors)
+    _raise(errors)
+    before = _department_snapshot(department)
+    department.supervisor = supervisor
+    department.save(update_fields=["supervisor"])
+    department.members.set(members)
+    _audit(
+        by=by,
+        model="department",
+        instance=department,
+        action="updated",
+        before=before,
+        after=_department_snapshot(department),
+        now=now,
+    )
+    return department
+
+
+# -- Categories ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_category(
+    *,
+    by: User,
+    category: Category | None = None,
+    now: datetime | None = None,
+    **fields,
+) -> Category:
+    """Create or change a nature or content category. Its code goes into the references of
+    new cases (those already issued keep theirs); a category in use is retired, not deleted."""
+    now = now or timezone.now()
+    _require_site_admin(by)
+    creating = category is None
+    category = (
+        Category(kind=fields.get("kind", ""))
+        if creating
+        else Category.objects.select_for_update().get(pk=category.pk)
+    )
+    before = {} if creating else _state(category, CATEGORY_FIELDS)
+    if not creating:
+        fields.pop("kind", None)  # a nature never becomes a content: cases point at it as one
+    _apply(category, fields, CATEGORY_FIELDS)
+    category.code = (category.code or "").strip().upper()
+    errors: dict = {}
+    _check_names(category, errors)
+    if category.kind not in CategoryKind.values:
+        errors["kind"] = _("Choose nature or content.")
+    _check_code(
+        category.code,
+        _CATEGORY_CODE_RE,
+        "code",
+        errors,
+        _("Use 1 to 12 upper-case letters and digits, starting with a letter."),
+    )
+    clash = Category.objects.filter(kind=category.kind, code=category.code).exclude(pk=category.pk)
+    if not errors.get("code") and clash.exists():
+        errors["code"] = _("Another category of this kind has this code.")
+    parent = category.parent
+    if parent is not None:
+        if parent.kind != category.kind:
+            errors["parent"] = _("A sub-category belongs to a category of the same kind.")
+        else:
+            node, seen = parent, set()
+            while node is not None and node.pk not in seen:
+                if node.pk == category.pk:
+                    errors["parent"] = _("A category cannot be placed under itself.")
+                    break
+                seen.add(node.pk)
+                node = node.parent
+    if category.is_valid_complaint and category.kind != CategoryKind.NATURE:
+        errors["is_valid_complaint"] = _("Only a nature can be a valid complaint.")
+    if (
+        not creating
+        and not category.is_active
+        and category.kind == CategoryKind.CONTENT
+        and category.code == site_configuration().default_category_code
+    ):
+        errors["is_active"] = _("This code is the site's default for references.")
+    _raise(errors)
+    category.save()
+    _audit(
+        by=by,
+        model="category",
+        instance=category,
+        action="created" if creating else "updated",
+        before=before,
+        after=_state(category, CATEGORY_FIELDS),
+        now=now,
+    )
+    return category
+
+
+# -- The calendar -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_calendar_day(
+    *,
+    by: User,
+    day,
+    kind: str,
+    note: str = "",
+    apply_to_open_cases: bool = False,
+    now: datetime | None = None,
+):
+    """A closure of the office or an extra working day of the site's own (or a holiday the
+    official data does not carry yet). Changing an existing day's kind replaces it."""
+    from casework.models import CalendarDay
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    errors: dict = {}
+    if day is None:
+        errors["day"] = _("Choose a day.")
+    if kind not in CalendarDay.Kind.values:
+        errors["kind"] = _("Choose closed or working.")
+    _raise(errors)
+    existing = CalendarDay.objects.select_for_update().filter(day=day).first()
+    before = _state(existing, ("day", "kind", "note")) if existing else {}
+    calendar_day, _created = CalendarDay.objects.update_or_create(
+        day=day, defaults={"kind": kind, "note": (note or "").strip()}
+    )
+    rebased = _rebase_open_cases(by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="calendar_day",
+        instance=calendar_day,
+        action="updated" if existing else "created",
+        before=before,
+        after=_state(calendar_day, ("day", "kind", "note")),
+        note=_rebase_note("", apply_to_open_cases, rebased),
+        now=now,
+    )
+    return calendar_day
+
+
+@transaction.atomic
+def remove_calendar_day(
+    *, calendar_day, by: User, apply_to_open_cases: bool = False, now: datetime | None = None
+) -> None:
+    now = now or timezone.now()
+    _require_site_admin(by)
+    before = _state(calendar_day, ("day", "kind", "note"))
+    pk = calendar_day.pk
+    calendar_day.delete()
+    calendar_day.pk = pk
+    rebased = _rebase_open_cases(by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="calendar_day",
+        instance=calendar_day,
+        action="removed",
+        before=before,
+        note=_rebase_note("", apply_to_open_cases, rebased),
+        now=now,
+    )
+
+
+# -- The site's settings ------------------------------------------------------------------------
+
+
+def reference_example(pattern: str, *, category_code: str = "SVC", day=None, seq: int = 1) -> str:
+    """What a reference made by `pattern` looks like, or a CaseworkError saying what is wrong.
+
+    A reference must be unique: the day's sequence restarts every day, so the pattern needs
+    both the date and the sequence; only {date}, {category} and {seq} may appear."""
+    import string
+
+    error = {"reference_pattern": ""}
+    pattern = pattern or ""
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _text, name, spec, conversion in string.Formatter().parse(pattern)
+            if name is not None
+        ]
+    except ValueError:
+        error["reference_pattern"] = _("Braces must come in pairs: {date}, {category}, {seq}.")
+        raise CaseworkError(error) from None
+    names = [name for name, _spec, _conversion in fields]
+    unknown = sorted(set(names) - {"date", "category", "seq"})
+    if unknown:
+        error["reference_pattern"] = _("Only {date}, {category} and {seq} may appear.")
+    elif "date" not in names or "seq" not in names:
+        error["reference_pattern"] = _(
+            "The pattern must contain the date and the sequence ({date} and {seq}): together "
+            "they keep every reference unique."
+        )
+    elif any(spec or conversion for name, spec, conversion in fields if name != "seq"):
+        error["reference_pattern"] = _("Only {seq} may carry a format, such as {seq:03d}.")
+    elif any(ch.isspace() for ch in pattern):
+        error["reference_pattern"] = _("A reference has no spaces.")
+    if error["reference_pattern"]:
+        raise CaseworkError(error)
+    day = day or timezone.localdate()
+    try:
+        pattern.format(date="20261122", category="X" * 12, seq=1)
+        longest = pattern.format(date="20261122", category="X" * 12, seq=9999)
+        example = pattern.format(date=day.strftime("%Y%m%d"), category=category_code, seq=seq)
+    except (ValueError, IndexError, KeyError):
+        error["reference_pattern"] = _("{seq} takes a number format, such as {seq:03d}.")
+        raise CaseworkError(error) from None
+    if len(longest) > _REFERENCE_MAX:
+        error["reference_pattern"] = _(
+            "References would be longer than %(max)s characters, e.g. %(example)s."
+        ) % {"max": _REFERENCE_MAX, "example": longest}
+        raise CaseworkError(error)
+    return example
+
+
+@transaction.atomic
+def update_site_configuration(
+    *,
+    by: User,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+    **changes,
+):
+    """Office hours, holidays, who receives complaints that arrive without a person, the
+    reference pattern, the hand-over window, compensation limits and 越级投诉 points."""
+    from casework.models import SiteConfiguration
+    from tenants.models import SITE_ROLES
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    site_configuration()  # the row exists
+    configuration = SiteConfiguration.objects.select_for_update().get(id=1)
+    before = _state(configuration, SETTINGS_FIELDS)
+    _apply(configuration, changes, SETTINGS_FIELDS)
+    errors: dict = {}
+    if (
+        configuration.workday_start is None
+        or configuration.workday_end is None
+        or not configuration.workday_start < configuration.workday_end
+    ):
+        errors["workday_end"] = _("The office closes after it opens.")
+    _require_people_of_site([configuration.intake_owner], "intake_owner", errors)
+    _require_people_of_site([configuration.after_hours_receiver], "after_hours_receiver", errors)
+    try:
+        reference_example(configuration.reference_pattern)
+    except CaseworkError as exc:
+        errors.update(exc.message_dict)
+    code = (configuration.default_category_code or "").strip().upper()
+    configuration.default_category_code = code
+    if (
+        code != before["default_category_code"]
+        and not Category.objects.filter(
+            kind=CategoryKind.CONTENT, code=code, is_active=True
+        ).exists()
+    ):
+        errors["default_category_code"] = _("Choose the code of an active content category.")
+    minutes = configuration.handover_accept_minutes
+    if not isinstance(minutes, int) or minutes <= 0:
+        errors["handover_accept_minutes"] = _("A duration must be positive.")
+    limits = configuration.compensation_limits
+    if not isinstance(limits, dict) or any(
+        role not in SITE_ROLES or not isinstance(v, int) or v < 0 for role, v in limits.items()
+    ):
+        errors["compensation_limits"] = _("Give each role of the site an amount of 0 or more.")
+    points = configuration.escalation_points
+    if not isinstance(points, dict) or any(
+        level not in EscalationLevel.values or not isinstance(v, int) or v < 0
+        for level, v in points.items()
+    ):
+        errors["escalation_points"] = _("Give each escalation level 0 points or more.")
+    _raise(errors)
+    configuration.save()
+    after = _state(configuration, SETTINGS_FIELDS)
+    moves_clocks = any(before[f] != after[f] for f in _CALENDAR_SETTINGS)
+    applied = apply_to_open_cases and moves_clocks
+    rebased = _rebase_open_cases(by=by, now=now) if applied else 0
+    _audit(
+        by=by,
+        model="site_configuration",
+        instance=configuration,
+        action="updated",
+        before=before,
+        after=after,
+        note=_rebase_note(note, applied, rebased),
+        now=now,
+    )
+    return configuration
+
+
+# -- Staff and their roles on this site ---------------------------------------------------------
+
+
+def _check_site_role(role: str) -> None:
+    from tenants.models import SITE_ROLES
+
+    if role not in SITE_ROLES:
+        raise CaseworkError({"role": _("Only roles on this site can be granted here.")})
+
+
+@transaction.atomic
+def grant_site_role(*, by: User, user: User, role: str, now: datetime | None = None):
+    """Give a person a role on this site, and only this one: firm and region roles are granted
+    by the firm, never from a site's screens."""
+    from tenants.services import grant_role
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    _check_site_role(role)
+    if not user.is_active:
+        raise CaseworkError({"email": _("This account is closed.")})
+    site = _current_site()
+    membership = grant_role(user=user, role=role, site=site, granted_by=by)
+    _audit(
+        by=by,
+        model="membership",
+        instance=membership,
+        action="granted",
+        after={"user": user.email, "role": role},
+        now=now,
+    )
+    return membership
+
+
+@transaction.atomic
+def invite_staff(*, by: User, email: str, role: str, now: datetime | None = None):
+    """Invite a person by e-mail to a role on this site: a login is made for a newcomer and a
+    link to choose a password is mailed after commit (tenants.services.invite_to_site)."""
+    from tenants.services import invite_to_site
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    _check_site_role(role)
+    try:
+        membership = invite_to_site(site=_current_site(), email=email, role=role, invited_by=by)
+    except ValidationError as exc:
+        raise CaseworkError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        ) from exc
+    _audit(
+        by=by,
+        model="membership",
+        instance=membership,
+        action="invited",
+        after={"user": membership.user.email, "role": role},
+        now=now,
+    )
+    return membership
+
+
+@transaction.atomic
+def revoke_site_role(*, by: User, membership, now: datetime | None = None) -> None:
+    """Take a role on this site away. The site keeps at least one site admin, so that
+    somebody can still change its configuration."""
+    from tenants.services import revoke_role
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    site = _current_site()
+    membership = Membership.objects.select_for_update().filter(pk=membership.pk, site=site).first()
+    if membership is None:
+        raise CaseworkError(_("This role is not held on this site."))
+    if membership.role == Role.SITE_ADMIN and not (
+        Membership.objects.filter(site=site, role=Role.SITE_ADMIN, user__is_active=True)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise CaseworkError(_("The site needs at least one site admin."))
+    before = {"user": membership.user.email, "role": membership.role}
+    pk = membership.pk
+    revoke_role(membership=membership)
+    membership.pk = pk
+    _audit(by=by, model="membership", instance=membership, action="revoked", before=before, now=now)
