@@ -374,3 +374,15 @@ class SiteEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_slug} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class SchemaBlueprint(models.Model):
+    """The SQL that clones the template schema in one migration state (tenants/schemas.py),
+    generated from the catalog once and shared by every process that opens sites."""
+
+    fingerprint = models.CharField(max_length=32, primary_key=True)
+    script = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,13 +1,16 @@
 """Operations that change firms, regions, sites and roles. Keyword arguments, rules enforced
-here, one transaction each (site creation adds a schema, which is cleaned up on failure)."""
+here, one transaction each (opening a site includes making its schema: PostgreSQL's DDL is
+transactional, so a failure leaves nothing behind)."""
 
+import logging
+import re
 from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
@@ -30,6 +33,8 @@ from tenants.models import (
     User,
     site_url,
 )
+
+logger = logging.getLogger(__name__)
 
 RESERVED_SLUGS = frozenset({"public", "www", "admin", "platform", "api", "static", "media"})
 
@@ -67,35 +72,123 @@ def create_site(
     domain: str | None = None,
     template: str | None = None,
     with_template: bool = True,
+    admin_email: str | None = None,
+    created_by: User | None = None,
 ) -> Site:
-    """Open a new hospital or care home: its row, its schema, its domain, its pages, and its
-    casework configuration from `template` (by default the one for its kind).
+    """Open a new hospital or care home (开通站点): its row, its schema, its domain, its
+    public pages, its casework configuration from `template` (by default the one for its
+    kind), and, with `admin_email`, the invitation of its first site admin.
 
-    Validation happens before anything is written; if a later step fails, the schema and the
-    rows are removed again, so a failed attempt can simply be repeated.
+    All of it is one transaction: the schema is a spare clone of the template renamed, or a
+    clone made now (tenants/schemas.py), and PostgreSQL's DDL is transactional, so a failure
+    at any step, or a killed process, leaves no schema, no row, no domain; running it again
+    works. Input is checked before anything is written.
     """
     languages = languages or ["zh-hans", "en"]
-    errors: dict[str, str] = {}
+    host = (domain or f"{slug}.{settings.BASE_DOMAIN}").strip().lower()
+    template = template or _default_template(kind)
+    site = _validated_site(
+        firm=firm,
+        region=region,
+        slug=slug,
+        name=name,
+        name_en=name_en,
+        kind=kind,
+        time_zone=time_zone,
+        languages=languages,
+        host=host,
+        template=template if with_template else None,
+        admin_email=admin_email,
+    )
+    from tenants import schemas
+
+    # Outside the transaction: migrating a missing template is slow and happens once.
+    schemas.ensure_template_schema()
+    try:
+        with transaction.atomic():
+            site.auto_create_schema = False  # the schema is made below, in this transaction
+            site.save()
+            made_by = schemas.create_site_schema(site.schema_name)
+            Domain.objects.create(domain=host, tenant=site, is_primary=True)
+            from cms.services import provision_site_pages
+
+            with tenant_context(site):
+                provision_site_pages(site=site, hostname=host)
+                if with_template:
+                    from casework.site_templates import apply_template
+
+                    apply_template(code=template)
+            if admin_email:
+                invite_to_site(
+                    site=site, email=admin_email, role=Role.SITE_ADMIN, invited_by=created_by
+                )
+            record_site_event(
+                site=site,
+                action=SiteEvent.Action.CREATED,
+                actor=created_by,
+                details={"template": template if with_template else "", "schema": made_by},
+            )
+            _after_site_count_changed(firm)
+            if settings.SITE_SPARE_SCHEMAS:
+                transaction.on_commit(_top_up_spares, robust=True)
+    except IntegrityError as error:
+        # Two onboardings raced for one slug or domain: the loser changes nothing.
+        raise ValidationError({"slug": _("This address is already taken.")}) from error
+    finally:
+        connection.set_schema_to_public()
+    return site
+
+
+def _default_template(kind: str) -> str | None:
+    from casework.site_templates import DEFAULT_TEMPLATE_FOR_KIND
+
+    return DEFAULT_TEMPLATE_FOR_KIND.get(kind)
+
+
+def _validated_site(
+    *,
+    firm: Firm,
+    region: Region | None,
+    slug: str,
+    name: str,
+    name_en: str,
+    kind: str,
+    time_zone: str,
+    languages: list[str],
+    host: str,
+    template: str | None,
+    admin_email: str | None,
+) -> Site:
+    """The unsaved Site, or ValidationError with every problem next to its field."""
+    from casework.site_templates import TEMPLATES
+
+    errors: dict[str, list[str]] = {}
+
+    def error(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
     if slug in RESERVED_SLUGS:
-        errors["slug"] = _("This address is reserved.")
+        error("slug", _("This address is reserved."))
     if region is not None and region.firm_id != firm.pk:
-        errors["region"] = _("The region belongs to another firm.")
+        error("region", _("The region belongs to another firm."))
     if kind not in SiteKind.values:
-        errors["kind"] = _("Unknown kind of site.")
+        error("kind", _("Unknown kind of site."))
     if time_zone not in available_timezones():
-        errors["time_zone"] = _("Unknown time zone.")
+        error("time_zone", _("Unknown time zone."))
     known_languages = {code for code, _label in settings.LANGUAGES}
     if not languages or not set(languages) <= known_languages:
-        errors["languages"] = _("Choose among the supported languages.")
-    from casework.site_templates import DEFAULT_TEMPLATE_FOR_KIND, TEMPLATES
-
-    template = template or DEFAULT_TEMPLATE_FOR_KIND.get(kind)
-    if with_template and template not in TEMPLATES:
-        errors["template"] = _("Unknown configuration template.")
-    if errors:
-        raise ValidationError(errors)
-
-    host = domain or f"{slug}.{settings.BASE_DOMAIN}"
+        error("languages", _("Choose among the supported languages."))
+    if template is not None and template not in TEMPLATES:
+        error("template", _("Unknown configuration template."))
+    if not _HOST.fullmatch(host):
+        error("domain", _("Enter a host name such as hospital.example.com."))
+    elif Domain.objects.filter(domain=host).exists():
+        error("domain", _("This domain is already in use."))
+    if admin_email:
+        try:
+            validate_email(admin_email.strip())
+        except ValidationError:
+            error("admin_email", _("Enter a valid e-mail address."))
     site = Site(
         schema_name=schema_name_for(slug),
         firm=firm,
@@ -107,27 +200,38 @@ def create_site(
         time_zone=time_zone,
         languages=languages,
     )
-    site.full_clean()
-    if Domain.objects.filter(domain=host).exists():
-        raise ValidationError({"domain": _("This domain is already in use.")})
+    try:
+        site.full_clean()
+    except ValidationError as invalid:
+        for field, messages in invalid.message_dict.items():
+            for message in messages:
+                if message not in errors.get(field, []):
+                    error(field, message)
+    if "slug" not in errors and Site.objects.filter(schema_name=site.schema_name).exists():
+        # "a-b" and "a_b" would share a schema; slugs have no underscore, but be sure.
+        error("slug", _("This address is already taken."))
+    if errors:
+        raise ValidationError(errors)
+    return site
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+
+
+def _after_site_count_changed(firm: Firm) -> None:
+    """Billing hook: the firm's subscription quantity follows its number of sites. Billing
+    does not exist yet; when it does, queue the quantity update here (an outbox row in this
+    transaction, like notifications), so that a rolled-back onboarding bills nothing."""
+
+
+def _top_up_spares() -> None:
+    from tenants.tasks import replenish_spare_schemas
 
     try:
-        site.save(verbosity=0)  # creates and migrates the schema
-        Domain.objects.create(domain=host, tenant=site, is_primary=True)
-        from cms.services import provision_site_pages
-
-        with tenant_context(site):
-            provision_site_pages(site=site, hostname=host)
-            if with_template:
-                from casework.site_templates import apply_template
-
-                apply_template(code=template)
-    except BaseException:
-        if site.pk:
-            Domain.objects.filter(tenant_id=site.pk).delete()
-            site.delete(force_drop=True)
-        raise
-    return site
+        replenish_spare_schemas.delay()
+    except Exception:  # the broker being down only delays the top-up (beat does it too)
+        logger.warning("Could not queue the spare-schema top-up; beat will do it.")
 
 
 @transaction.atomic

@@ -1,8 +1,10 @@
 """Test set-up: the sites and people every test can use, built once per session.
 
-Building a site's schema runs every tenant migration, so the two sites (and their pages) are
-made once, committed, in `django_db_setup`; each test then runs in a transaction that is
-rolled back, leaving them as they were.
+Creating the test database migrates the template schema that sites are cloned from
+(tenants/schemas.py); the two sites (and their pages) are made from it once, committed, in
+`django_db_setup`, by the product's own `create_site`; each test then runs in a transaction
+that is rolled back, leaving them as they were. No spare schemas are kept (SITE_SPARE_SCHEMAS
+= 0): tests that need them make their own.
 
 Personas (Zulip/healthchecks habit): `reception_a` and `admin_a` work at site A (a hospital in
 the east region), `manager_b` at site B (in the south region), `regional_east` oversees the
@@ -38,12 +40,22 @@ def _build_world() -> None:
     east = create_region(firm=firm, name="东区", name_en="East", slug="east")
     south = create_region(firm=firm, name="南区", name_en="South", slug="south")
     site_a = create_site(
-        firm=firm, region=east, slug="site-a", name="甲医院", name_en="Hospital A",
-        kind="hospital", with_template=False,
+        firm=firm,
+        region=east,
+        slug="site-a",
+        name="甲医院",
+        name_en="Hospital A",
+        kind="hospital",
+        with_template=False,
     )
     site_b = create_site(
-        firm=firm, region=south, slug="site-b", name="乙养老院", name_en="Care Home B",
-        kind="care_home", with_template=False,
+        firm=firm,
+        region=south,
+        slug="site-b",
+        name="乙养老院",
+        name_en="Care Home B",
+        kind="care_home",
+        with_template=False,
     )
     other_firm = create_firm(name="别家物业", name_en="Other Property", slug="otherfirm")
 
@@ -71,6 +83,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    settings.SITE_SPARE_SCHEMAS = 0
     with django_db_blocker.unblock():
         _build_world()
 

@@ -140,6 +140,18 @@ ROOT_URLCONF = "carefront.urls_tenant"
 # Our middleware only switches the connection when the site changes, so the SET search_path
 # is issued once per connection and site instead of once per request.
 TENANT_LIMIT_SET_CALLS = True
+# New sites are clones of this schema, which only migrations write (tenants/schemas.py). A
+# leading underscore: no site slug can produce the name.
+SITE_TEMPLATE_SCHEMA = env_str("SITE_TEMPLATE_SCHEMA", "_site_template")
+# `migrate_schemas` skips schemas that are up to date and migrates the rest with this
+# executor (tenants/migration.py); "multiprocessing" runs TENANT_MULTIPROCESSING_MAX_PROCESSES.
+GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
+TENANT_MIGRATION_EXECUTOR = env_str("TENANT_MIGRATION_EXECUTOR", "multiprocessing")
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("TENANT_MULTIPROCESSING_MAX_PROCESSES", 2)
+# Schemas cloned ahead of time, so that opening a site only renames one (tenants/schemas.py).
+SITE_SPARE_SCHEMAS = env_int("SITE_SPARE_SCHEMAS", 2)
+# Offboarding: days between a deletion request and the earliest deletion.
+SITE_DELETION_GRACE_DAYS = env_int("SITE_DELETION_GRACE_DAYS", 30)
 AUTH_USER_MODEL = "tenants.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
