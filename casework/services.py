@@ -1540,7 +1540,7 @@ def complete_milestone(
 # limits or of the calendar never moves the clocks of cases already registered unless the
 # admin asks for it (`apply_to_open_cases`): their open clocks are then re-based from their
 # registration by `_start_clocks`, the mechanism a new tier uses, and each case's timeline
-# says so. docs/decisions/0008-configuration-changes.md explains the choices.
+# says so. docs/decisions/0009-configuration-changes.md explains the choices.
 
 _CATEGORY_CODE_RE = r"^[A-Z][A-Z0-9]{0,11}$"
 _CODE_RE = r"^[a-z][a-z0-9_-]{0,39}$"

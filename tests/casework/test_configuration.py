@@ -41,8 +41,8 @@ from casework.services import (
     update_tier,
 )
 from casework.sweep import sweep_deadlines
-from tests.casework.conftest import FRIDAY_MORNING
 from tenants.models import Membership, Role, User
+from tests.casework.conftest import FRIDAY_MORNING
 
 SHANGHAI = "Asia/Shanghai"
 # Monday 2026-11-23 and Tuesday 2026-11-24, 17:30 in Shanghai (closing time).
@@ -83,8 +83,7 @@ def test_the_preview_shows_the_new_due_time_skipping_the_weekend_and_a_closure(h
     rows = {r["rule"].code: r for r in preview_deadlines(tier=minor, at=FRIDAY_MORNING)}
     assert rows["resolve"]["due_at"] == SUNDAY_MORNING and not rows["resolve"]["changed"]
     rows = {
-        r["rule"].code: r
-        for r in preview_deadlines(tier=minor, at=FRIDAY_MORNING, overrides=typed)
+        r["rule"].code: r for r in preview_deadlines(tier=minor, at=FRIDAY_MORNING, overrides=typed)
     }
     assert rows["resolve"]["due_at"] == MONDAY_CLOSE and rows["resolve"]["changed"]
     assert str(rows["resolve"]["due_at"].tzinfo) == SHANGHAI
@@ -93,8 +92,7 @@ def test_the_preview_shows_the_new_due_time_skipping_the_weekend_and_a_closure(h
 
     add_calendar_day(by=hospital.staff["admin"], day=date(2026, 11, 23), kind="closed")
     rows = {
-        r["rule"].code: r
-        for r in preview_deadlines(tier=minor, at=FRIDAY_MORNING, overrides=typed)
+        r["rule"].code: r for r in preview_deadlines(tier=minor, at=FRIDAY_MORNING, overrides=typed)
     }
     assert rows["resolve"]["due_at"] == TUESDAY_CLOSE
     assert not MilestoneRule.objects.filter(pk=rule.pk, unit="working_days").exists()
@@ -145,8 +143,7 @@ def test_a_missed_clock_the_change_did_not_move_is_not_announced_twice(hospital)
     dispatch.refresh_from_db()
     assert dispatch.escalation_level == 1 and dispatch.state == MilestoneState.MISSED
     assert (
-        TimelineEvent.objects.filter(case=case, action="milestone_missed").count()
-        == missed_events
+        TimelineEvent.objects.filter(case=case, action="milestone_missed").count() == missed_events
     )
 
 
@@ -243,8 +240,13 @@ def test_a_new_clock_reaches_open_cases_only_when_asked(hospital):
     assert case.milestones.get(code="survey").due_at > FRIDAY_MORNING
     with pytest.raises(CaseworkError) as refused:
         add_milestone_rule(
-            tier=hospital.tiers["minor"], by=admin, code="survey", name="x", amount=1,
-            unit="hours", met_by="manual",
+            tier=hospital.tiers["minor"],
+            by=admin,
+            code="survey",
+            name="x",
+            amount=1,
+            unit="hours",
+            met_by="manual",
         )
     assert "code" in refused.value.message_dict
 
