@@ -18,16 +18,20 @@ Each round measures
   escalates nothing, and that sweeping them again with their index rows put back in the past
   (a replay: the index out of step with the clocks) escalates nothing either;
 then restores the fixture (milestones, index rows; the events and notices the round wrote are
-deleted). The run starts with `VACUUM ANALYZE tenants_deadline` and prints the idle query's
-plan before and after the rounds: moved index rows leave dead entries at past due times that
-the idle sweep steps over until vacuum. Each round also times 500 `SELECT 1` (`roundtrip_ms`,
-the machine's noise: the sweep is a chain of small statements). A last, untimed round counts
-the statements of the escalating sweep by shape.
+deleted). One more round sweeps the same way clock by clock (each due milestone in its own
+savepoint, the path a site takes when its batch fails): `per_clock_escalate_s`, and
+`batch_speedup` its ratio to `escalate_s`. The run starts with `VACUUM ANALYZE
+tenants_deadline` and prints the idle query's plan before and after the rounds: moved index
+rows leave dead entries at past due times that the idle sweep steps over until vacuum. Each
+round also times 500 `SELECT 1` (`roundtrip_ms`, the machine's noise: the sweep is a chain of
+small statements). A last, untimed round counts the statements of the escalating sweep by
+shape.
 
     .venv/bin/python tests/bench/sweep.py [--rounds 3] [--idle 20] [--rebuild]
 
 DEBUG is off (as in production), so Django keeps no query log.
 Last line: sites=200 open=… closed=… idle_sweep_s=… due=1000 escalate_s=… escalations=…
+per_clock_escalate_s=… batch_speedup=… statements_per_escalation=… statements_per_site=…
 Targets: idle_sweep_s under 0.5, escalate_s under 5.
 """
 
@@ -383,12 +387,37 @@ def idle_sweep(runs: int) -> float:
     return statistics.median(times)
 
 
-def escalation_round(sites: list[Site], marks: dict) -> tuple[float, int, int]:
+def sweep_clock_by_clock(*, now) -> dict[str, int]:
+    """The sweep as it was before a site's milestones were batched: each due clock in its own
+    savepoint, one at a time (today the path of a site whose batch failed)."""
+    counts = {"due": 0, "escalations": 0, "failed": 0}
+    with transaction.atomic():
+        rows = list(
+            Deadline.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=now, kind__in=list(HANDLERS))
+            .order_by("due_at")[:2000]
+        )
+        counts["due"] = len(rows)
+        by_site: defaultdict = defaultdict(list)
+        for row in rows:
+            by_site[row.site_id].append(row)
+        sites = Site.objects.in_bulk(list(by_site))
+        for site_id, site_rows in by_site.items():
+            with tenant_context(sites[site_id]):
+                for row in site_rows:
+                    with transaction.atomic():
+                        counts["escalations"] += HANDLERS[row.kind](row, now)
+    return counts
+
+
+def escalation_round(
+    sites: list[Site], marks: dict, sweep=sweep_deadlines
+) -> tuple[float, int, int]:
     now = timezone.now()
     chosen = make_due(sites, now)
     try:
         start = time.perf_counter()
-        counts = sweep_deadlines(now=now)
+        counts = sweep(now=now)
         seconds = time.perf_counter() - start
         want = {site_id: dict.fromkeys(ids, 1) for site_id, ids in chosen.items()}
         assert counts["due"] == len(sites) * DUE_PER_SITE and counts["failed"] == 0, counts
@@ -407,7 +436,7 @@ def escalation_round(sites: list[Site], marks: dict) -> tuple[float, int, int]:
         restore(sites, chosen, marks)
 
 
-def profile_round(sites: list[Site], marks: dict) -> float:
+def profile_round(sites: list[Site], marks: dict) -> tuple[float, float]:
     """Untimed: the escalating sweep's statements by shape, with their count and DB time."""
     shapes: Counter = Counter()
     seconds: defaultdict = defaultdict(float)
@@ -434,12 +463,13 @@ def profile_round(sites: list[Site], marks: dict) -> float:
     in_db = sum(seconds.values())
     print(
         f"profile: {counts['escalations']} escalations in {total:.2f} s, {statements} statements "
-        f"({statements / max(counts['escalations'], 1):.1f} per escalation), "
+        f"({statements / max(counts['escalations'], 1):.1f} per escalation, "
+        f"{statements / len(sites):.1f} per site), "
         f"{in_db:.2f} s waiting on the database"
     )
-    for shape, number in shapes.most_common(14):
+    for shape, number in shapes.most_common(20):
         print(f"  {number:6d} {seconds[shape]:6.2f} s  {shape}")
-    return statements / max(counts["escalations"], 1)
+    return statements / max(counts["escalations"], 1), statements / len(sites)
 
 
 def explain_idle() -> str:
@@ -491,7 +521,10 @@ def main() -> None:
             f"roundtrip_ms={roundtrips[-1]:.3f}",
             flush=True,
         )
-    per_escalation = profile_round(sites, marks)
+    per_clock, raised, _replayed = escalation_round(sites, marks, sweep=sweep_clock_by_clock)
+    assert raised == SITES * DUE_PER_SITE, raised
+    print(f"clock by clock: escalate_s={per_clock:.2f} escalations={raised}", flush=True)
+    per_escalation, per_site = profile_round(sites, marks)
     print("idle sweep query plan after the rounds:\n" + explain_idle(), flush=True)
 
     assert set(escalations) == {SITES * DUE_PER_SITE}, escalations
@@ -500,8 +533,11 @@ def main() -> None:
         f"idle_sweep_s={statistics.median(idle):.4f} due={SITES * DUE_PER_SITE} "
         f"escalate_s={statistics.median(escalate):.2f} escalations={escalations[0]} "
         f"open_milestones={open_milestones} replay_escalations={max(replays)} "
-        f"statements_per_escalation={per_escalation:.1f} "
-        f"roundtrip_ms={statistics.median(roundtrips):.3f} rounds={ARGS.rounds}"
+        f"per_clock_escalate_s={per_clock:.2f} "
+        f"batch_speedup={per_clock / statistics.median(escalate):.1f} "
+        f"statements_per_escalation={per_escalation:.1f} statements_per_site={per_site:.1f} "
+        f"roundtrip_ms={statistics.median(roundtrips):.3f} rounds={ARGS.rounds} "
+        f"load={' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
 
 
