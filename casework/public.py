@@ -21,7 +21,16 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
-from casework.models import Attachment, Case, CaseStatus, PublicAccess, ReceiptCopy
+from casework.models import (
+    Attachment,
+    Case,
+    CaseStatus,
+    MetBy,
+    Milestone,
+    MilestoneState,
+    PublicAccess,
+    ReceiptCopy,
+)
 from casework.services import CaseworkError, _record
 
 WRONG_CODES_BEFORE_LOCK = 5
@@ -47,9 +56,12 @@ def _code_digest(token: str, code: str) -> str:
     ).hexdigest()
 
 
-def grant_public_access(*, case: Case, now: datetime | None = None) -> tuple[str, str]:
+def grant_public_access(
+    *, case: Case, now: datetime | None = None, new: bool = False
+) -> tuple[str, str]:
     """A new private link and access code for the complainant; any earlier one stops working.
-    Returns (token, code), to be shown once."""
+    Returns (token, code), to be shown once. `new`: the case was registered in this
+    transaction, so it has no link yet and one INSERT does."""
     now = now or timezone.now()
     token = secrets.token_urlsafe(24)
     code = f"{secrets.randbelow(10**6):06d}"
@@ -60,9 +72,38 @@ def grant_public_access(*, case: Case, now: datetime | None = None) -> tuple[str
         "failed_attempts": 0,
         "locked_until": None,
     }
-    if not PublicAccess.objects.filter(case=case).update(**fields):
+    if new or not PublicAccess.objects.filter(case=case).update(**fields):
         PublicAccess.objects.create(case=case, **fields)
     return token, code
+
+
+# The clocks a complainant notices, in the words the receipt uses; the others (dispatch,
+# reports to managers) are the service centre's own business.
+PUBLIC_STEPS = {
+    MetBy.CONTACT: lambda: _("we contact you"),
+    MetBy.ACCEPTANCE: lambda: _("we tell you whether we take your complaint on"),
+    MetBy.REPLY: lambda: _("we reply to you"),
+    MetBy.CLOSE: lambda: _("your complaint is resolved"),
+}
+# Nobody can be contacted or replied to about an anonymous complaint.
+ANONYMOUS_STEPS = {MetBy.CLOSE}
+
+
+def public_step_name(met_by: str) -> str:
+    """What the complainant waits for next, in the reader's language ('' if not theirs)."""
+    name = PUBLIC_STEPS.get(met_by)
+    return name() if name else ""
+
+
+def next_public_step(*, case: Case) -> Milestone | None:
+    """The case's next open clock that the complainant will notice (see PUBLIC_STEPS)."""
+    kinds = ANONYMOUS_STEPS if case.anonymous else set(PUBLIC_STEPS)
+    if "milestones" in getattr(case, "_prefetched_objects_cache", {}):
+        clocks = case.milestones.all()  # a new case carries its clocks (register_case)
+    else:
+        clocks = case.milestones.select_related("rule")
+    open_clocks = [m for m in clocks if m.state == MilestoneState.OPEN and m.rule.met_by in kinds]
+    return min(open_clocks, key=lambda m: m.due_at, default=None)
 
 
 def case_for_token(token: str) -> Case | None:

@@ -26,6 +26,47 @@ def site_calendar(*, configuration: SiteConfiguration | None = None) -> SiteCale
     )
 
 
+# What every intake reads and staff rarely change: the configuration, the calendar, and the
+# least severe tier with its clocks' rules. Kept per process and schema, and trusted only
+# while one cheap statement says the rows are the very ones it was read from: every insert,
+# update or delete gives a row a new xmin (the writing transaction's id), and a rolled-back
+# write leaves the old rows, so a change is seen at once, in every process, however it was
+# made (ORM, .update(), SQL), and never through a cache of some other transaction's state.
+_INTAKE_FINGERPRINT = (
+    "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
+    " SELECT 'c' || xmin::text AS x FROM casework_siteconfiguration"
+    " UNION ALL SELECT 'd' || xmin::text FROM casework_calendarday"
+    " UNION ALL SELECT 't' || xmin::text FROM casework_tier"
+    " UNION ALL SELECT 'r' || xmin::text FROM casework_milestonerule) AS rows_now"
+)
+_intake_reads: dict[tuple[str, str], tuple[str, tuple]] = {}
+
+
+def intake_reads() -> tuple[SiteConfiguration, SiteCalendar, object]:
+    """(configuration, calendar, least severe tier or None, its rules prefetched): one
+    statement when nothing changed since this process last read them. Read-only objects,
+    shared by the requests of the process."""
+    from casework.models import Tier
+
+    key = (connection.schema_name, getattr(connection.tenant, "time_zone", ""))
+    with connection.cursor() as cursor:
+        cursor.execute(_INTAKE_FINGERPRINT)
+        fingerprint = cursor.fetchone()[0] or ""
+    hit = _intake_reads.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    configuration = site_configuration()
+    reads = (
+        configuration,
+        site_calendar(configuration=configuration),
+        Tier.objects.order_by("rank").prefetch_related("milestone_rules").first(),
+    )
+    if len(_intake_reads) >= 1_000:
+        _intake_reads.clear()
+    _intake_reads[key] = (fingerprint, reads)
+    return reads
+
+
 MASK = "***"
 
 

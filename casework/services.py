@@ -39,7 +39,7 @@ from casework.models import (
     Tier,
     TimelineEvent,
 )
-from casework.selectors import site_calendar, site_configuration
+from casework.selectors import intake_reads, site_calendar, site_configuration
 from tenants.models import Deadline, Membership, Role, Site, User
 from tenants.selectors import site_roles
 
@@ -100,34 +100,36 @@ def _next_reference(*, now: datetime, category_code: str, configuration) -> str:
     return pattern.format(date=local_day.strftime("%Y%m%d"), category=category_code, seq=sequence)
 
 
-def _intake_owner(*, received_by: User | None, now: datetime, configuration, calendar) -> User:
+def _intake_owner(*, received_by: User | None, now: datetime, configuration, calendar) -> int:
     """首问责任制: whoever receives a complaint owns it. A complaint that arrives without a
     person (web form, letter, box) belongs to the configured intake owner, or outside office
-    hours to the general duty officer (总值班), or failing both to a site admin."""
+    hours to the general duty officer (总值班), or failing both to a site admin.
+
+    Returns the owner's id: the case needs no more of them, and reading the configured
+    people's rows would cost a query per intake."""
     site = _current_site()
     if received_by is not None:
         if not site_roles(user=received_by, site=site):
             raise CaseworkError(
                 {"received_by": _("Only staff of this site can receive a complaint.")}
             )
-        return received_by
+        return received_by.pk
     in_hours = calendar.is_working_hours(now)
-    owner = (
-        (configuration.intake_owner if in_hours else configuration.after_hours_receiver)
-        or configuration.intake_owner
-        or configuration.after_hours_receiver
+    owner_id = (
+        (configuration.intake_owner_id if in_hours else configuration.after_hours_receiver_id)
+        or configuration.intake_owner_id
+        or configuration.after_hours_receiver_id
     )
-    if owner is None:
-        membership = (
+    if owner_id is None:
+        owner_id = (
             Membership.objects.filter(site=site, role=Role.SITE_ADMIN, user__is_active=True)
-            .select_related("user")
             .order_by("created_at")
+            .values_list("user_id", flat=True)
             .first()
         )
-        owner = membership.user if membership else None
-    if owner is None:
+    if owner_id is None:
         raise CaseworkError(_("This site has nobody to receive complaints yet."))
-    return owner
+    return owner_id
 
 
 def _validate_intake(*, channel: str, account: str, complainant: Complainant) -> None:
@@ -259,6 +261,7 @@ def _start_new_clocks(case: Case, rules, *, since, now, calendar) -> None:
             )
         )
     Milestone.objects.bulk_create(milestones)
+    _as_prefetched(case, "milestones", milestones)  # what the receipt reads (cms.services)
     site = _current_site()
     Deadline.objects.bulk_create(
         Deadline(site=site, kind=Deadline.Kind.MILESTONE, object_id=m.pk, due_at=m.due_at)
@@ -378,10 +381,9 @@ def _intake_fields(
 ) -> dict:
     """What every intake writes on the new case: its owner (首问责任制), its tier (the least
     severe until classified), its categories, its reference and the complainant."""
-    owner = _intake_owner(
+    owner_id = _intake_owner(
         received_by=received_by, now=now, configuration=configuration, calendar=calendar
     )
-    tier = tier or Tier.objects.order_by("rank").first()
     if tier is None:
         raise CaseworkError(_("This site has no complaint tiers configured."))
     _validate_categories(nature=nature, content=content)
@@ -394,10 +396,20 @@ def _intake_fields(
         "tier": tier,
         "nature": nature,
         "content": content,
-        "first_responder": owner,
-        "owner": owner,
+        "first_responder_id": owner_id,
+        "owner_id": owner_id,
         **complainant.as_case_fields(),
     }
+
+
+def _as_prefetched(instance, related_name: str, objects: list) -> None:
+    """Hand `instance.<related_name>.all()` the rows just read or written, as
+    prefetch_related would: no query for what this transaction already holds."""
+    queryset = getattr(instance, related_name).all()
+    queryset._result_cache, queryset._prefetch_done = list(objects), True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[related_name] = queryset
 
 
 @transaction.atomic
@@ -425,13 +437,13 @@ def register_case(
     """
     now = now or timezone.now()
     _validate_intake(channel=channel, account=account, complainant=complainant)
-    configuration = site_configuration()
-    calendar = site_calendar(configuration=configuration)
+    # Without a tier the least severe one applies (its rules come with it).
+    configuration, calendar, least_severe = intake_reads()
     case = Case.objects.create(
         **_intake_fields(
             complainant=complainant,
             received_by=received_by,
-            tier=tier,
+            tier=tier or least_severe,
             nature=nature,
             content=content,
             now=now,
@@ -489,17 +501,17 @@ def record_resolved_at_contact(
     _validate_intake(channel=channel, account=account, complainant=complainant)
     if not resolution or not resolution.strip():
         raise CaseworkError({"resolution": _("Say how it was settled.")})
-    configuration = site_configuration()
+    configuration, calendar, least_severe = intake_reads()
     case = Case.objects.create(
         **_intake_fields(
             complainant=complainant,
             received_by=received_by,
-            tier=None,
+            tier=least_severe,
             nature=None,
             content=content,
             now=now,
             configuration=configuration,
-            calendar=site_calendar(configuration=configuration),
+            calendar=calendar,
         ),
         channel=channel,
         status=CaseStatus.RESOLVED_AT_CONTACT,

@@ -17,8 +17,9 @@ class MultipleFileInput(forms.ClearableFileInput):
 
     def __init__(self, attrs=None):
         # Phones then offer the camera and the gallery straight away.
-        super().__init__({"accept": "image/jpeg,image/png,image/webp,application/pdf",
-                          **(attrs or {})})
+        super().__init__(
+            {"accept": "image/jpeg,image/png,image/webp,application/pdf", **(attrs or {})}
+        )
 
 
 class MultipleFileField(forms.FileField):

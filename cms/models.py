@@ -4,11 +4,8 @@ The tree of every site: the channels page at the top (the site's home), with the
 form and the tracking page under it. All three are created when the site is provisioned.
 """
 
-from datetime import datetime
-
 from django.db import models
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
@@ -17,8 +14,6 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 
 from cms.blocks import ChannelBlock
-
-RECEIPT_SESSION_KEY = "complaint_receipt"
 
 
 def _english() -> bool:
@@ -97,81 +92,12 @@ class ComplaintFormPage(BilingualPage):
         verbose_name = _("complaint form page")
 
     def serve(self, request, *args, **kwargs):
-        from casework.services import CaseworkError
-        from cms.forms import ComplaintForm
-        from cms.services import submit_web_complaint
-        from cms.throttle import allow_submission
+        # The form lives in cms.views so that /complain/ can be served without Wagtail's
+        # page routing (docs/decisions/0012-public-form-fast-path.md); a copy of the page
+        # reached through the tree (a changed slug, a preview) behaves the same.
+        from cms.views import serve_complaint_form
 
-        if request.GET.get("receipt"):
-            receipt = request.session.pop(RECEIPT_SESSION_KEY, None)
-            if receipt:
-                return self._render_receipt(request, receipt)
-            return HttpResponseRedirect(self.url)
-        throttled = False
-        if request.method == "POST":
-            form = ComplaintForm(request.POST, request.FILES)
-            if form.is_bot:
-                # Bots get a page that looks done; nothing is stored.
-                return render(request, "cms/complaint_received_generic.html", {"page": self})
-            throttled = not allow_submission(request)
-            if not throttled and form.is_valid():
-                tracking = TrackingPage.objects.live().first()
-                base = request.build_absolute_uri(tracking.url) if tracking else ""
-                try:
-                    receipt = submit_web_complaint(
-                        data=form.cleaned_data,
-                        tracking_url=(lambda token: f"{base}{token}/") if base else None,
-                        confirm_url=(lambda token: f"{base}confirm/{token}/") if base else None,
-                    )
-                except CaseworkError as error:
-                    if hasattr(error, "error_dict"):
-                        for field, messages in error.message_dict.items():
-                            form.add_error(field if field in form.fields else None, messages)
-                    else:
-                        form.add_error(None, error.messages)
-                else:
-                    request.session[RECEIPT_SESSION_KEY] = receipt
-                    return HttpResponseRedirect(f"{self.url}?receipt=1")
-        else:
-            form = ComplaintForm(initial={"location": request.GET.get("location", "")[:200]})
-        from cms.pow import DIFFICULTY, new_challenge
-
-        # Every rendering carries a fresh challenge: a stamp pays for one submission only.
-        if form.is_bound:
-            form.data = form.data.copy()
-            form.data["pow_challenge"], form.data["pow_nonce"] = new_challenge(), ""
-        else:
-            form.initial["pow_challenge"] = new_challenge()
-        context = self.get_context(request)
-        context["form"] = form
-        context["pow_difficulty"] = DIFFICULTY
-        context["throttled"] = throttled
-        if throttled:
-            home = HomePage.objects.first()
-            context["channels"] = home.channels if home else []
-        return render(
-            request, "cms/complaint_form_page.html", context, status=429 if throttled else 200
-        )
-
-    def _render_receipt(self, request, receipt: dict):
-        tracking = TrackingPage.objects.live().first()
-        context = self.get_context(request)
-        context["receipt"] = receipt
-        context["next_step"] = (
-            receipt["next_step_en"]
-            if _english() and receipt["next_step_en"]
-            else receipt["next_step"]
-        )
-        context["next_due"] = (
-            datetime.fromisoformat(receipt["next_due"]) if receipt["next_due"] else None
-        )
-        if tracking:
-            context["tracking_url"] = request.build_absolute_uri(
-                f"{tracking.url}{receipt['token']}/"
-            )
-        response = render(request, "cms/complaint_receipt.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return serve_complaint_form(request, page=self)
 
 
 class TrackingPage(RoutablePageMixin, BilingualPage):

@@ -5,8 +5,7 @@ from django.utils import timezone
 from wagtail.models import Page
 from wagtail.models import Site as WagtailSite
 
-from casework.models import Milestone, MilestoneState
-from casework.public import attach_files, grant_public_access
+from casework.public import attach_files, grant_public_access, next_public_step
 from casework.services import Complainant, register_case
 from cms.models import ComplaintFormPage, HomePage, TrackingPage
 
@@ -137,7 +136,8 @@ def _provision_fresh(*, site, hostname: str) -> HomePage | None:
 @transaction.atomic
 def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now=None) -> dict:
     """A complaint from the public form, committed with its files before anything else
-    happens; returns what the receipt shows (the link and code only this once).
+    happens; returns what the receipt shows (the link and code only this once, and the next
+    step the complainant will notice, by its kind: see casework.public.public_step_name).
 
     `tracking_url(token)` and `confirm_url(token)` build absolute links on the site's domain;
     with them, a requested e-mail copy of the receipt waits for the address to be confirmed.
@@ -164,13 +164,8 @@ def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now
         now=now,
     )
     attach_files(case=case, uploads=data.get("attachments"), from_complainant=True, now=now)
-    token, code = grant_public_access(case=case, now=now)
-    next_clock = (
-        Milestone.objects.filter(case=case, state=MilestoneState.OPEN)
-        .select_related("rule")
-        .order_by("due_at")
-        .first()
-    )
+    token, code = grant_public_access(case=case, now=now, new=True)
+    step = next_public_step(case=case)
     if data.get("email_copy") and data.get("email") and not anonymous and confirm_url:
         from django.utils.translation import gettext as _
 
@@ -193,7 +188,6 @@ def submit_web_complaint(*, data: dict, tracking_url=None, confirm_url=None, now
         "reference": case.reference,
         "token": token,
         "code": code,
-        "next_step": next_clock.rule.name if next_clock else "",
-        "next_step_en": next_clock.rule.name_en if next_clock else "",
-        "next_due": next_clock.due_at.isoformat() if next_clock else "",
+        "next_step": step.rule.met_by if step else "",
+        "next_due": step.due_at.isoformat() if step else "",
     }

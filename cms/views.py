@@ -1,4 +1,11 @@
-from django.http import HttpResponse, HttpResponseBadRequest
+"""Views of the public pages that are not Wagtail pages, and the poster for staff."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import render
 from django.utils.text import slugify
 
 from cms.blocks import ChannelKind
@@ -7,6 +14,130 @@ from cms.poster import PosterLine, render_poster
 from tenants.permissions import site_role_required
 
 POSTER_KINDS = {ChannelKind.HOTLINE, ChannelKind.DUTY, ChannelKind.WINDOW}
+
+# The receipt travels to the page after the redirect in a signed cookie of the form's path,
+# read once and deleted: no session row is written for a visitor who has none.
+RECEIPT_COOKIE = "complaint_receipt"
+RECEIPT_SALT = "carefront.complaint-receipt"
+RECEIPT_MAX_AGE = 600
+
+
+def complaint_form(request):
+    """/complain/: the web form, served without Wagtail's page routing, which costs a fifth
+    of a submission's CPU (site and page look-ups, alias and view-restriction checks); the
+    page's words are still the site's ComplaintFormPage, edited in Wagtail."""
+    return serve_complaint_form(request)
+
+
+def serve_complaint_form(request, page=None):
+    """The form, a submission, and the receipt after the redirect (shown once).
+
+    A valid submission does not need the page at all: it is stored even if an editor has
+    just unpublished the form (whoever sent it had it open), and the page is read only to
+    render the form again."""
+    from casework.services import CaseworkError
+    from cms.forms import ComplaintForm
+    from cms.services import submit_web_complaint
+    from cms.throttle import allow_submission
+
+    if request.GET.get("receipt"):
+        return _receipt(request)
+    throttled = False
+    if request.method == "POST":
+        form = ComplaintForm(request.POST, request.FILES)
+        if form.is_bot:
+            # Bots get a page that looks done; nothing is stored.
+            return render(request, "cms/complaint_received_generic.html", {"page": page})
+        throttled = not allow_submission(request)
+        if not throttled and form.is_valid():
+            links = _tracking_links(request) if form.cleaned_data.get("email_copy") else {}
+            try:
+                receipt = submit_web_complaint(data=form.cleaned_data, **links)
+            except CaseworkError as error:
+                if hasattr(error, "error_dict"):
+                    for field, messages in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, messages)
+                else:
+                    form.add_error(None, error.messages)
+            else:
+                response = HttpResponseRedirect(f"{request.path}?receipt=1")
+                response.set_cookie(
+                    RECEIPT_COOKIE,
+                    signing.dumps(receipt, salt=RECEIPT_SALT, compress=True),
+                    max_age=RECEIPT_MAX_AGE,
+                    path=request.path,
+                    secure=settings.SESSION_COOKIE_SECURE,
+                    httponly=True,
+                    samesite="Lax",
+                )
+                return response
+    else:
+        form = ComplaintForm(initial={"location": request.GET.get("location", "")[:200]})
+    return _render_form(request, page, form, throttled=throttled)
+
+
+def _render_form(request, page, form, *, throttled: bool):
+    from cms.pow import DIFFICULTY, new_challenge
+
+    page = page or ComplaintFormPage.objects.live().first()
+    if page is None:
+        raise Http404("This site has no complaint form.")
+    # Every rendering carries a fresh challenge: a stamp pays for one submission only.
+    if form.is_bound:
+        form.data = form.data.copy()
+        form.data["pow_challenge"], form.data["pow_nonce"] = new_challenge(), ""
+    else:
+        form.initial["pow_challenge"] = new_challenge()
+    context = page.get_context(request)
+    context["form"] = form
+    context["pow_difficulty"] = DIFFICULTY
+    context["throttled"] = throttled
+    if throttled:
+        home = HomePage.objects.first()
+        context["channels"] = home.channels if home else []
+    return render(
+        request, "cms/complaint_form_page.html", context, status=429 if throttled else 200
+    )
+
+
+def _tracking_base(request) -> str:
+    from cms.models import TrackingPage
+
+    tracking = TrackingPage.objects.live().first()
+    return request.build_absolute_uri(tracking.url) if tracking else ""
+
+
+def _tracking_links(request) -> dict:
+    """Absolute links for the e-mail copy of the receipt, when one is asked for."""
+    base = _tracking_base(request)
+    if not base:
+        return {}
+    return {
+        "tracking_url": lambda token: f"{base}{token}/",
+        "confirm_url": lambda token: f"{base}confirm/{token}/",
+    }
+
+
+def _receipt(request):
+    from casework.public import public_step_name
+
+    try:
+        receipt = signing.loads(
+            request.COOKIES.get(RECEIPT_COOKIE, ""), salt=RECEIPT_SALT, max_age=RECEIPT_MAX_AGE
+        )
+    except signing.BadSignature:  # none, forged, or older than RECEIPT_MAX_AGE
+        return HttpResponseRedirect(request.path)
+    base = _tracking_base(request)
+    context = {
+        "receipt": receipt,
+        "next_step": public_step_name(receipt["next_step"]) if receipt["next_step"] else "",
+        "next_due": datetime.fromisoformat(receipt["next_due"]) if receipt["next_due"] else None,
+        "tracking_url": f"{base}{receipt['token']}/" if base else "",
+    }
+    response = render(request, "cms/complaint_receipt.html", context)
+    response["Cache-Control"] = "no-store"
+    response.delete_cookie(RECEIPT_COOKIE, path=request.path, samesite="Lax")
+    return response
 
 
 @site_role_required()

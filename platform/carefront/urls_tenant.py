@@ -17,6 +17,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("office/", include("casework.urls")),
     path("office/poster/", cms_views.poster, name="poster"),
+    # The complaint form before the page tree: served without Wagtail's routing (cms/views.py).
+    path("complain/", cms_views.complaint_form, name="complaint_form"),
     path("cms-admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     # Wagtail's page tree answers everything else, starting with the site's home page.

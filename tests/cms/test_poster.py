@@ -240,6 +240,8 @@ def test_english_only_poster_has_no_chinese(tmp_path):
     assert "Building 3, Ward 5" in text
     assert "021-6234 5678" in text
     assert "Shanghai Renhe Hospital" in text
+    if not cjk_extractable():
+        pytest.skip("poppler-data missing: pdftotext cannot map the Chinese text back")
     # Only the value the hospital typed in Chinese ("转" = extension) remains.
     assert CJK.findall(text) == ["转"]
 
