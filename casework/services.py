@@ -1294,18 +1294,8 @@ def escalate_milestone(*, milestone_id: int, now: datetime) -> int:
     return escalate_milestones(milestone_ids=[milestone_id], now=now)
 
 
-_RAISE_LEVELS = """
-    UPDATE {milestone} AS m
-    SET escalation_level = v.level, state = %s, escalated_at = v.at
-    FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[]) AS v(id, seen, level, at)
-    WHERE m.id = v.id AND m.escalation_level = v.seen
-      AND m.met_at IS NULL AND m.state <> %s
-    RETURNING m.id
-"""
-
-
 @transaction.atomic
-def escalate_milestones(*, milestone_ids, now: datetime) -> int:
+def escalate_milestones(*, milestone_ids: list[int], now: datetime) -> int:
     """Escalate missed clocks of the current site one level per period elapsed since each was
     due, each level once; returns the number of levels raised. Moves or deletes their index
     rows.
@@ -1324,84 +1314,24 @@ def escalate_milestones(*, milestone_ids, now: datetime) -> int:
     from casework.notifications import Notice, RoleHolders, notify_all
 
     ids = list(dict.fromkeys(milestone_ids))
-    found = Milestone.objects.filter(pk__in=ids).select_related(
-        "rule", "case__owner", "case__lead_department__supervisor"
-    )
-    # Only what escalating needs: a case row carries encrypted contact details and the
-    # account, which would be decrypted and parsed for nothing.
-    found = found.only(
-        "due_at",
-        "state",
-        "met_at",
-        "escalation_level",
-        "rule__code",
-        "rule__name",
-        "rule__amount",
-        "rule__unit",
-        "rule__escalation_chain",
-        "case__reference",
-        "case__paused_at",
-        "case__owner__email",
-        "case__owner__is_active",
-        "case__lead_department__supervisor__email",
-        "case__lead_department__supervisor__is_active",
-    )
-    running = {
-        m.pk: m
-        for m in found
-        if m.met_at is None and m.state != MilestoneState.CANCELLED and m.case.paused_at is None
-    }
-    done = [pk for pk in ids if pk not in running]  # gone, met, cancelled or paused
-    moves: dict[int, datetime] = {}
-    plans = []  # (milestone, [(level reached before, its time)], highest level)
-    calendar = site_calendar() if running else None
-    for milestone in (running[pk] for pk in ids if pk in running):
-        rule = milestone.rule
-        levels = max(len(rule.escalation_chain), 1)
-        level, alarm = milestone.escalation_level, _next_alarm(milestone, calendar=calendar)
-        steps = []
-        while alarm <= now and level < levels:
-            steps.append((level, alarm))
-            level += 1
-            alarm = calendar.add(alarm, rule.amount, rule.unit)
-        if steps:
-            plans.append((milestone, steps, alarm if level < levels else None))
-        elif level < levels:
-            moves[milestone.pk] = alarm  # e.g. a replay: the index was behind the clock
-        else:
-            done.append(milestone.pk)
-
-    swapped: set[int] = set()
-    if plans:
-        table = connection.ops.quote_name(Milestone._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _RAISE_LEVELS.format(milestone=table),
-                [
-                    MilestoneState.MISSED,
-                    [m.pk for m, _steps, _next in plans],
-                    [m.escalation_level for m, _steps, _next in plans],
-                    [steps[-1][0] + 1 for _m, steps, _next in plans],
-                    [steps[-1][1] for _m, steps, _next in plans],
-                    MilestoneState.CANCELLED,
-                ],
-            )
-            swapped = {row[0] for row in cursor.fetchall()}
-
+    running = _running_milestones(ids)
+    plans, moves, done = _plan_escalations([running[pk] for pk in ids if pk in running], now=now)
+    done += [pk for pk in ids if pk not in running]  # gone, met, cancelled or paused
+    swapped = _raise_levels(plans)
     # A clock another sweeper moved on meanwhile keeps its index row: that sweeper moves it.
-    plans = [plan for plan in plans if plan[0].pk in swapped]
+    plans = [plan for plan in plans if plan.milestone.pk in swapped]
     chain_roles = {
         role
-        for m, steps, _n in plans
-        for lvl, _at in steps
-        for role in m.rule.escalation_chain[lvl : lvl + 1]
+        for plan in plans
+        for level, _at in plan.steps
+        for role in plan.milestone.rule.escalation_chain[level : level + 1]
     }
     holders = RoleHolders(site=_current_site(), roles=chain_roles) if chain_roles else None
     notices, events = [], []
-    for milestone, steps, next_alarm in plans:
-        rule, case = milestone.rule, milestone.case
+    for plan in plans:
+        rule, case = plan.milestone.rule, plan.milestone.case
         chain = list(rule.escalation_chain)
-        for level, alarm in steps:
+        for level, alarm in plan.steps:
             subject = _("%(reference)s: %(milestone)s overdue (level %(level)s)") % {
                 "reference": case.reference,
                 "milestone": rule.name,
@@ -1425,10 +1355,10 @@ def escalate_milestones(*, milestone_ids, now: datetime) -> int:
                     },
                 )
             )
-        if next_alarm is None:
-            done.append(milestone.pk)
+        if plan.next_alarm is None:
+            done.append(plan.milestone.pk)
         else:
-            moves[milestone.pk] = next_alarm
+            moves[plan.milestone.pk] = plan.next_alarm
     notify_all(notices=notices, now=now)
     if events:
         TimelineEvent.objects.bulk_create(events)
@@ -1436,6 +1366,104 @@ def escalate_milestones(*, milestone_ids, now: datetime) -> int:
     if done:
         _unindex(Deadline.Kind.MILESTONE, done)
     return len(events)
+
+
+@dataclass
+class _EscalationPlan:
+    milestone: Milestone
+    steps: list[tuple[int, datetime]]  # (level before, the time it is raised), in order
+    next_alarm: datetime | None  # None: the chain is exhausted
+
+
+def _running_milestones(ids: list[int]) -> dict[int, Milestone]:
+    """The clocks among `ids` that still run, with what escalating them needs, in one query.
+
+    Only those columns: a case row carries encrypted contact details and the account, which
+    would be decrypted and parsed for nothing.
+    """
+    found = (
+        Milestone.objects.filter(pk__in=ids)
+        .select_related("rule", "case__owner", "case__lead_department__supervisor")
+        .only(
+            "due_at",
+            "state",
+            "met_at",
+            "escalation_level",
+            "rule__code",
+            "rule__name",
+            "rule__amount",
+            "rule__unit",
+            "rule__escalation_chain",
+            "case__reference",
+            "case__paused_at",
+            "case__owner__email",
+            "case__owner__is_active",
+            "case__lead_department__supervisor__email",
+            "case__lead_department__supervisor__is_active",
+        )
+    )
+    return {
+        m.pk: m
+        for m in found
+        if m.met_at is None and m.state != MilestoneState.CANCELLED and m.case.paused_at is None
+    }
+
+
+def _plan_escalations(
+    milestones: list[Milestone], *, now: datetime
+) -> tuple[list[_EscalationPlan], dict[int, datetime], list[int]]:
+    """The levels each clock reaches by `now`; also the index rows to move without raising a
+    level (e.g. a replay: the index was behind the clock) and those to delete."""
+    plans, moves, done = [], {}, []
+    calendar = site_calendar() if milestones else None
+    for milestone in milestones:
+        rule = milestone.rule
+        levels = max(len(rule.escalation_chain), 1)
+        level, alarm = milestone.escalation_level, _next_alarm(milestone, calendar=calendar)
+        steps = []
+        while alarm <= now and level < levels:
+            steps.append((level, alarm))
+            level += 1
+            alarm = calendar.add(alarm, rule.amount, rule.unit)
+        if steps:
+            plans.append(_EscalationPlan(milestone, steps, alarm if level < levels else None))
+        elif level < levels:
+            moves[milestone.pk] = alarm
+        else:
+            done.append(milestone.pk)
+    return plans, moves, done
+
+
+_RAISE_LEVELS = """
+    UPDATE {milestone} AS m
+    SET escalation_level = v.level, state = %s, escalated_at = v.at
+    FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[]) AS v(id, seen, level, at)
+    WHERE m.id = v.id AND m.escalation_level = v.seen
+      AND m.met_at IS NULL AND m.state <> %s
+    RETURNING m.id
+"""
+
+
+def _raise_levels(plans: list[_EscalationPlan]) -> set[int]:
+    """Compare-and-swap every planned clock from the level it was read at to the highest one
+    it reaches, in one statement; returns the clocks swapped. One another sweeper (or a
+    person meeting it) changed meanwhile is left alone."""
+    if not plans:
+        return set()
+    table = connection.ops.quote_name(Milestone._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RAISE_LEVELS.format(milestone=table),
+            [
+                MilestoneState.MISSED,
+                [plan.milestone.pk for plan in plans],
+                [plan.milestone.escalation_level for plan in plans],
+                [plan.steps[-1][0] + 1 for plan in plans],
+                [plan.steps[-1][1] for plan in plans],
+                MilestoneState.CANCELLED,
+            ],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def escalate_handover(*, handover_id: int, now: datetime) -> int:
