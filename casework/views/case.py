@@ -405,6 +405,16 @@ def case_action(request, case_id: int, action: str):
         return _render_page(request, _case_or_404(case_id), bound=(action, form), status=400)
 
 
+def _sheet_steps(*, case: Case, user) -> list[tuple]:
+    departments = {d.pk: d.display_name for d in Department.objects.all()}
+    steps = []
+    for event in case_timeline(case=case, user=user):
+        detail = event_detail(event, departments)
+        what = f"{event_label(event.action)} · {detail}" if detail else event_label(event.action)
+        steps.append((event.at, what, str(event.actor or _("the system")), event.note))
+    return steps
+
+
 @site_role_required()
 def case_sheet(request, case_id: int):
     """The printable case sheet (投诉处理表), complainant masked as on the page."""
@@ -416,7 +426,7 @@ def case_sheet(request, case_id: int):
             case=case,
             site=request.tenant,
             complainant=complainant_details(user=request.user, case=case),
-            events=case_timeline(case=case, user=request.user),
+            steps=_sheet_steps(case=case, user=request.user),
         )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{case.reference}.pdf"'
