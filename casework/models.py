@@ -350,6 +350,11 @@ class Case(models.Model):
     complainant_name = EncryptedTextField(_("complainant's name"), blank=True)
     complainant_phone = EncryptedTextField(_("complainant's phone"), blank=True)
     complainant_email = EncryptedTextField(_("complainant's e-mail"), blank=True)
+    # Keyed HMACs of the normalised name, phone and e-mail (casework.blind_index): staff find
+    # a case by a complainant's whole number, address or name; the values stay encrypted.
+    complainant_name_index = models.CharField(max_length=64, blank=True, editable=False)
+    complainant_phone_index = models.CharField(max_length=64, blank=True, editable=False)
+    complainant_email_index = models.CharField(max_length=64, blank=True, editable=False)
 
     occurred_at = models.DateTimeField(_("when it happened"), null=True, blank=True)
     location = models.CharField(_("where it happened"), max_length=200, blank=True)
@@ -387,7 +392,42 @@ class Case(models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-registered_at"]
-        indexes = [models.Index(fields=["status", "registered_at"])]
+        indexes = [
+            models.Index(fields=["status", "registered_at"]),
+            # The queue pages newest first by (registered_at, id) over cases still being
+            # handled; its tabs narrow by owner or lead department (casework.selectors).
+            models.Index(
+                fields=["-registered_at", "-id"],
+                name="case_active_recent",
+                condition=Q(status__in=["open", "replied"]),
+            ),
+            models.Index(
+                fields=["owner", "-registered_at", "-id"],
+                name="case_active_owner",
+                condition=Q(status__in=["open", "replied"]),
+            ),
+            models.Index(
+                fields=["lead_department", "-registered_at", "-id"],
+                name="case_active_department",
+                condition=Q(status__in=["open", "replied"]),
+            ),
+            models.Index(fields=["-registered_at", "-id"], name="case_recent"),
+            models.Index(
+                fields=["complainant_phone_index"],
+                name="case_phone_index",
+                condition=~Q(complainant_phone_index=""),
+            ),
+            models.Index(
+                fields=["complainant_email_index"],
+                name="case_email_index",
+                condition=~Q(complainant_email_index=""),
+            ),
+            models.Index(
+                fields=["complainant_name_index"],
+                name="case_name_index",
+                condition=~Q(complainant_name_index=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -805,7 +845,10 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at"]),
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_inbox"),
+        ]
 
     def __str__(self) -> str:
         return self.subject

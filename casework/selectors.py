@@ -1,7 +1,10 @@
 """Read queries of the case domain, shared by views, reports, the sweep and the API.
 All of them run in the current site's schema."""
 
+from dataclasses import dataclass
+
 from django.db import connection
+from django.db.models import Q
 
 from casework.calendar import SiteCalendar
 from casework.models import CalendarDay, SiteConfiguration
@@ -91,6 +94,236 @@ def complainant_details(*, user, case) -> dict[str, str]:
     if case.anonymous:
         return dict.fromkeys(details, "")
     return details if visible else {k: MASK if v else "" for k, v in details.items()}
+
+
+# --- The queue (casework/views/queue.py) ------------------------------------------------------
+
+ACTIVE_STATUSES = ("open", "replied")
+QUEUE_TABS = ("all", "mine", "department", "unassigned", "overdue", "due_today")
+# Tab counts stop counting here ("1000+"): an exact count of a large tab costs a scan of all
+# its rows on every page view, and nobody acts on the difference between 4,812 and 4,813.
+COUNT_CAP = 1000
+SEARCH_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows: a tab, narrowed by the filters and a search term. `status` empty
+    means the cases still being handled (open or replied); "any" includes closed ones."""
+
+    tab: str = "all"
+    q: str = ""
+    tier: int | None = None
+    channel: str = ""
+    category: int | None = None
+    department: int | None = None
+    status: str = ""
+
+
+def user_department_ids(*, user) -> list[int]:
+    """The departments `user` supervises or belongs to."""
+    from django.db.models import Q
+
+    from casework.models import Department
+
+    return list(
+        Department.objects.filter(Q(supervisor=user) | Q(members=user))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def _end_of_local_day(now):
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    zone = ZoneInfo(getattr(connection.tenant, "time_zone", "Asia/Shanghai"))
+    today = timezone.localtime(now, zone).date()
+    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def _clock_running(**due):
+    """An open clock of the case (not paused) whose due time matches `due`."""
+    from django.db.models import Exists, OuterRef
+
+    from casework.models import Milestone, MilestoneState
+
+    return Exists(
+        Milestone.objects.filter(case=OuterRef("pk"), state=MilestoneState.OPEN, **due)
+    ) & Q(paused_at=None)
+
+
+def _tab_condition(tab: str, *, user, department_ids: list[int], now) -> Q:
+    from django.db.models import Exists, OuterRef
+
+    from casework.models import Case
+
+    if tab == "mine":
+        return Q(owner=user)
+    if tab == "department":
+        cooperating = Case.cooperating_departments.through.objects.filter(
+            case_id=OuterRef("pk"), department_id__in=department_ids
+        )
+        return Q(lead_department__in=department_ids) | Q(Exists(cooperating))
+    if tab == "unassigned":  # not yet dispatched to a department
+        return Q(lead_department=None)
+    if tab == "overdue":
+        return Q(_clock_running(due_at__lt=now))
+    if tab == "due_today":
+        return Q(_clock_running(due_at__gte=now, due_at__lt=_end_of_local_day(now)))
+    return Q()
+
+
+def _search_condition(term: str, *, user) -> Q:
+    """Reference and the case's texts by substring (Chinese included: UPPER … LIKE, served by
+    trigram GIN indexes where pg_trgm exists); the complainant's name, phone or e-mail only as
+    a whole, through their blind indexes. The people a case is about never find it by who
+    complained."""
+    from django.db.models import Exists, OuterRef
+
+    from casework.blind_index import search_indexes
+    from casework.models import Case
+
+    term = term.strip()[:SEARCH_LENGTH]
+    condition = (
+        Q(reference__icontains=term)
+        | Q(account__icontains=term)
+        | Q(subject__icontains=term)
+        | Q(location__icontains=term)
+    )
+    identity = Q()
+    for field, value in search_indexes(term).items():
+        identity |= Q(**{field: value})
+    if identity:
+        about_me = Case.persons_complained_about.through.objects.filter(
+            case_id=OuterRef("pk"), user_id=user.pk
+        )
+        condition |= identity & ~Exists(about_me)
+    return condition
+
+
+def case_queue(*, user, filters: QueueFilters, now=None, department_ids=None):
+    """The cases of the queue, newest first, each with its next running clock
+    (`next_due_at`, `next_rule_id`): two subqueries evaluated only for the rows of the page."""
+    from django.db.models import OuterRef, Subquery
+    from django.utils import timezone
+
+    from casework.models import Milestone, MilestoneState
+
+    now = now or timezone.now()
+    if department_ids is None:
+        department_ids = user_department_ids(user=user)
+    cases = _filtered(user=user, filters=filters, now=now, department_ids=department_ids)
+    cases = cases.filter(
+        _tab_condition(filters.tab, user=user, department_ids=department_ids, now=now)
+    )
+    if filters.q.strip():
+        cases = cases.filter(_search_condition(filters.q, user=user))
+    running = Milestone.objects.filter(case=OuterRef("pk"), state=MilestoneState.OPEN)
+    next_clock = running.order_by("due_at", "id")
+    return (
+        cases.select_related("tier", "owner", "lead_department", "content")
+        .annotate(
+            next_due_at=Subquery(next_clock.values("due_at")[:1]),
+            next_rule_id=Subquery(next_clock.values("rule_id")[:1]),
+        )
+        .order_by("-registered_at", "-id")
+    )
+
+
+def _filtered(*, user, filters: QueueFilters, now, department_ids):
+    from casework.models import Case
+
+    cases = Case.objects.all()
+    if filters.status == "":
+        cases = cases.filter(status__in=ACTIVE_STATUSES)
+    elif filters.status != "any":
+        cases = cases.filter(status=filters.status)
+    if filters.tier:
+        cases = cases.filter(tier_id=filters.tier)
+    if filters.channel:
+        cases = cases.filter(channel=filters.channel)
+    if filters.category:
+        cases = cases.filter(Q(content_id=filters.category) | Q(nature_id=filters.category))
+    if filters.department:
+        cases = cases.filter(lead_department_id=filters.department)
+    return cases
+
+
+def queue_page(cases, *, after: tuple | None, size: int):
+    """One page by keyset on (registered_at, id), newest first: as fast at page 2,000 as at
+    page 1, where OFFSET would read and throw away every row before it. Returns the rows and
+    the cursor of the next page (None on the last)."""
+    if after is not None:
+        registered_at, case_id = after
+        # The first condition is the index range; the second only settles equal timestamps.
+        cases = cases.filter(registered_at__lte=registered_at).filter(
+            Q(registered_at__lt=registered_at) | Q(id__lt=case_id)
+        )
+    rows = list(cases[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, ((rows[-1].registered_at, rows[-1].pk) if more and rows else None)
+
+
+def queue_counts(*, user, filters: QueueFilters, now=None, department_ids=None) -> dict:
+    """The number of cases on each tab under the same filters (not the search term), each
+    counted up to COUNT_CAP + 1, all in one statement."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    if department_ids is None:
+        department_ids = user_department_ids(user=user)
+    base = _filtered(user=user, filters=filters, now=now, department_ids=department_ids)
+    parts, params = [], []
+    for tab in QUEUE_TABS:
+        condition = _tab_condition(tab, user=user, department_ids=department_ids, now=now)
+        sql, tab_params = (
+            base.filter(condition).order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        )
+        # Django compiled `sql` (its values are in `tab_params`); `tab` is one of QUEUE_TABS.
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS tab_{tab})")  # noqa: S608
+        params.extend(tab_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return dict(zip(QUEUE_TABS, cursor.fetchone(), strict=True))
+
+
+def unread_notification_count(*, user) -> int:
+    from casework.models import Notification
+
+    return Notification.objects.filter(user=user, read_at=None).count()
+
+
+def inbox(*, user, before: tuple | None = None, size: int = 50):
+    """The user's notifications, newest first, one page by keyset (see `queue_page`)."""
+    from casework.models import Notification
+
+    notices = Notification.objects.filter(user=user).select_related("case")
+    if before is not None:
+        created_at, notice_id = before
+        notices = notices.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(id__lt=notice_id)
+        )
+    rows = list(notices.order_by("-created_at", "-id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, ((rows[-1].created_at, rows[-1].pk) if more and rows else None)
+
+
+def user_notification(*, user, notification_id: int):
+    """One of the user's own notices, or None (another person's id is not theirs to read)."""
+    from casework.models import Notification
+
+    return Notification.objects.filter(user=user, pk=notification_id).select_related("case").first()
+
+
+def saved_filters(*, user):
+    from casework.models import SavedFilter
+
+    return SavedFilter.objects.filter(owner=user)
 
 
 def calendar_gap(*, today=None):

@@ -61,15 +61,20 @@ class Complainant:
     consent_share: bool = False
 
     def as_case_fields(self) -> dict:
+        from casework.blind_index import complainant_index_fields
+
         keep = not self.anonymous
+        given = (self.name, self.phone, self.email)
+        name, phone, email = (value.strip() if keep else "" for value in given)
         return {
             "consent_contact": self.consent_contact and keep,
             "consent_share": self.consent_share and keep,
             "anonymous": self.anonymous,
             "relation": self.relation,
-            "complainant_name": self.name.strip() if keep else "",
-            "complainant_phone": self.phone.strip() if keep else "",
-            "complainant_email": self.email.strip() if keep else "",
+            "complainant_name": name,
+            "complainant_phone": phone,
+            "complainant_email": email,
+            **complainant_index_fields(name=name, phone=phone, email=email),
         }
 
 
@@ -529,6 +534,45 @@ def record_resolved_at_contact(
         public=True,
     )
     return case
+
+
+# --- The back office's own records (casework/views/queue.py) -----------------------------------
+
+
+@transaction.atomic
+def save_queue_filter(*, owner: User, name: str, query: str):
+    """Keep a queue filter (its query string) under a name; the same name replaces it."""
+    from casework.models import SavedFilter
+
+    name = " ".join(name.split())
+    if not name:
+        raise CaseworkError({"name": _("Give the filter a name.")})
+    if len(name) > 80 or len(query) > 500:
+        raise CaseworkError({"name": _("The name or the filter is too long.")})
+    _require_staff(owner)
+    saved, _created = SavedFilter.objects.update_or_create(
+        owner=owner, name=name, defaults={"query": query}
+    )
+    return saved
+
+
+@transaction.atomic
+def delete_queue_filter(*, owner: User, filter_id: int) -> bool:
+    from casework.models import SavedFilter
+
+    deleted, _rows = SavedFilter.objects.filter(owner=owner, pk=filter_id).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def mark_notifications_read(*, user: User, ids=None, now: datetime | None = None) -> int:
+    """Mark the user's own notices read (all unread ones when `ids` is None)."""
+    from casework.models import Notification
+
+    notices = Notification.objects.filter(user=user, read_at=None)
+    if ids is not None:
+        notices = notices.filter(pk__in=list(ids))
+    return notices.update(read_at=now or timezone.now())
 
 
 # --- Handling ---------------------------------------------------------------------------------

@@ -12,6 +12,22 @@ urlpatterns = [
         name="case-attachment",
     ),
     # --- queue, search, new case, notifications (casework/views/queue.py) ---
+    path("queue/", queue.queue, name="queue"),
+    path("queue/filters/new/", queue.saved_filter_create, name="queue-filter-new"),
+    path("queue/filters/<int:filter_id>/", queue.saved_filter_open, name="queue-filter"),
+    path(
+        "queue/filters/<int:filter_id>/delete/",
+        queue.saved_filter_delete,
+        name="queue-filter-delete",
+    ),
+    path("cases/new/", queue.case_new, name="case-new"),
+    path("notifications/", queue.notifications, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/open/",
+        queue.notification_open,
+        name="notification-open",
+    ),
+    path("notifications/read-all/", queue.notifications_read_all, name="notifications-read-all"),
     # --- the case page and its actions (casework/views/case.py) ---
     *case.urlpatterns,  # case-detail, case-sheet, case-<action> (one POST URL per action)
     # --- the site admin's configuration screens (casework/views/configuration.py) ---

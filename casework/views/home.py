@@ -1,23 +1,19 @@
-from django.shortcuts import render
-
 from casework.selectors import calendar_gap
+from casework.views.queue import render_queue
 from tenants.models import Role
 from tenants.permissions import current_site_roles, site_role_required
-from tenants.selectors import site_staff
 
 
 @site_role_required()
 def office_home(request):
-    """The back office's front door for anyone holding a role on this site."""
+    """The back office's front door: the queue, with the managers' warnings above it."""
     roles = current_site_roles(request)
     managers = {Role.SITE_ADMIN, Role.SERVICE_CENTRE_MANAGER, Role.PROJECT_MANAGER}
-    return render(
+    return render_queue(
         request,
-        "casework/office_home.html",
-        {
-            "roles": [Role(r).label for r in sorted(roles)],
+        template="casework/office_home.html",
+        extra={
             "is_site_admin": Role.SITE_ADMIN in roles,
-            "staff": site_staff(site=request.tenant),
             "calendar_gap": calendar_gap() if roles & managers else None,
         },
     )
