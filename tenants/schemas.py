@@ -181,6 +181,7 @@ def blueprint(*, refresh: bool = False) -> Blueprint:
     stored = None if refresh else SchemaBlueprint.objects.filter(pk=fingerprint).first()
     if stored is None:
         script = generate_script(template_schema())
+        _verify(script)
         SchemaBlueprint.objects.update_or_create(pk=fingerprint, defaults={"script": script})
     else:
         script = stored.script
@@ -290,7 +291,44 @@ def clone_template(schema: str) -> None:
     _run_clone(schema)
 
 
+def _verify(script: str) -> None:
+    """Run the script into a scratch schema, compare its catalog with the template's and roll
+    it back: a definition that PostgreSQL does not print back faithfully fails here, once per
+    migration state, instead of making sites that differ from migrated ones."""
+    scratch = "_clone_check_" + secrets.token_hex(4)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(script.replace(_TARGET, _q(scratch)))
+        differences = catalog_differences(template_schema(), scratch)
+        transaction.set_rollback(True)
+    if differences:
+        raise UnsupportedTemplate(
+            "The clone script does not reproduce the template schema:\n" + "\n".join(differences)
+        )
+
+
 # --- Generating the script from pg_catalog ---------------------------------------------------
+
+# `status IN ('open', 'replied')` on a varchar column is stored as an array of varchar cast to
+# text[] as a whole; PostgreSQL prints it as `(ARRAY['open'::character varying, …])::text[]`,
+# which parses back as a cast of each element: the same rows, another definition. Casting the
+# array to its own type first gives back the stored form.
+_ARRAY_CAST = re.compile(
+    r"\(ARRAY\[((?:'(?:[^']|'')*'::[a-z ]+(?:\(\d+\))?)(?:, '(?:[^']|'')*'::[a-z ]+"
+    r"(?:\(\d+\))?)*)\]\)::([a-z ]+)\[\]"
+)
+_ELEMENT_TYPE = re.compile(r"'(?:[^']|'')*'::([a-z ]+(?:\(\d+\))?)")
+
+
+def _faithful(definition: str) -> str:
+    def rewrite(match: re.Match) -> str:
+        types = set(_ELEMENT_TYPE.findall(match.group(1)))
+        if len(types) != 1:
+            return match.group(0)
+        (element,) = types
+        return f"ARRAY[{match.group(1)}]::{element}[]::{match.group(2)}[]"
+
+    return _ARRAY_CAST.sub(rewrite, definition)
 
 
 def _rows(cursor, sql: str, params=()) -> list[tuple]:
@@ -448,7 +486,7 @@ def _generate(cursor, source: str) -> str:
     for table, name, kind, definition in constraints:
         statement = (
             f"ALTER TABLE {_TARGET}.{_q(table_names[table])} "
-            f"ADD CONSTRAINT {_q(name)} {retarget(definition)};"
+            f"ADD CONSTRAINT {_q(name)} {retarget(_faithful(definition))};"
         )
         (foreign if kind == "f" else post).append(statement)
 
@@ -461,7 +499,7 @@ def _generate(cursor, source: str) -> str:
         "  AND k.contype IN ('p', 'u', 'x')) ORDER BY c.relname",
         [nsp],
     )
-    post += [retarget(definition) + ";" for (definition,) in indexes]
+    post += [retarget(_faithful(definition)) + ";" for (definition,) in indexes]
     post += foreign
     triggers = _rows(
         cursor,
@@ -528,3 +566,115 @@ def _refuse_unsupported(cursor, nsp: int) -> None:
         if found:
             names = ", ".join(sorted(str(row[0]) for row in found)[:5])
             raise UnsupportedTemplate(f"The template schema holds {what} ({names}).")
+
+
+# --- Comparing schemas -----------------------------------------------------------------------
+
+
+def catalog(schema: str) -> dict[str, list[tuple]]:
+    """What a schema is made of, as the catalog says, with its own name taken out of every
+    definition: tables, columns (position among live columns, type, default, nullability,
+    identity, generation, collation), constraints and indexes (names and definitions),
+    sequences (options, owner, position), triggers, comments and the row count of every
+    table. Two schemas with equal catalogs are interchangeable to every migration."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('search_path')")
+        (previous_path,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        try:
+            return _catalog(cursor, schema)
+        finally:
+            cursor.execute("SELECT set_config('search_path', %s, true)", [previous_path])
+
+
+def _catalog(cursor, schema: str) -> dict[str, list[tuple]]:
+    own = re.compile(rf"(?<![\w$\".])(?:{re.escape(_q(schema))}|{re.escape(schema)})\.")
+
+    def norm(value):
+        if isinstance(value, list):
+            return tuple(norm(v) for v in value)
+        return own.sub("<schema>.", value) if isinstance(value, str) else value
+
+    cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema])
+    namespace = {"nsp": cursor.fetchone()[0]}
+
+    def rows(sql: str) -> list[tuple]:
+        cursor.execute(sql, namespace)
+        return sorted(tuple(norm(v) for v in row) for row in cursor.fetchall())
+
+    result = {
+        "relations": rows(
+            "SELECT relname, relkind, relpersistence, coalesce(reloptions, '{}'), "
+            "relhasindex, relrowsecurity FROM pg_class WHERE relnamespace = %(nsp)s"
+        ),
+        "columns": rows(
+            "SELECT c.relname, row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), "
+            "a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation, "
+            "a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE c.relnamespace = %(nsp)s AND c.relkind IN ('r', 'p', 'v', 'm') "
+            "AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        "constraints": rows(
+            "SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), "
+            "k.condeferrable, k.condeferred, k.convalidated, coalesce(i.relname, '') "
+            "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "LEFT JOIN pg_class i ON i.oid = k.conindid AND k.contype IN ('p', 'u', 'x') "
+            "WHERE k.connamespace = %(nsp)s"
+        ),
+        "indexes": rows(
+            "SELECT t.relname, c.relname, pg_get_indexdef(i.indexrelid), i.indisunique, "
+            "i.indisprimary FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_class t ON t.oid = i.indrelid WHERE c.relnamespace = %(nsp)s"
+        ),
+        "sequences": rows(
+            "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, "
+            "s.seqmin, s.seqmax, s.seqcache, s.seqcycle, coalesce(d.deptype, ''), "
+            "coalesce(t.relname || '.' || a.attname, '') FROM pg_class c "
+            "JOIN pg_sequence s ON s.seqrelid = c.oid "
+            "LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
+            "LEFT JOIN pg_class t ON t.oid = d.refobjid "
+            "LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+            "WHERE c.relnamespace = %(nsp)s"
+        ),
+        "triggers": rows(
+            "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = %(nsp)s "
+            "AND NOT t.tgisinternal"
+        ),
+        "comments": rows(
+            "SELECT c.relname, d.objsubid, d.description FROM pg_description d "
+            "JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass "
+            "WHERE c.relnamespace = %(nsp)s"
+        ),
+    }
+    cursor.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = %(nsp)s AND relkind = 'S'",
+        namespace,
+    )
+    positions = []
+    for (name,) in cursor.fetchall():
+        cursor.execute(f"SELECT last_value, is_called FROM {_q(schema)}.{_q(name)}")  # noqa: S608
+        positions.append((name, *cursor.fetchone()))
+    result["sequence_positions"] = sorted(positions)
+    cursor.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = %(nsp)s AND relkind = 'r'",
+        namespace,
+    )
+    tables = [name for (name,) in cursor.fetchall()]
+    result["row_counts"] = sorted(_table_row_counts(cursor, schema, tables))
+    return result
+
+
+def catalog_differences(first: str, second: str) -> list[str]:
+    """Every line in which the catalogs of two schemas differ, readable in a test failure."""
+    a, b = catalog(first), catalog(second)
+    lines = []
+    for part in a:
+        for row in sorted(set(a[part]) - set(b[part])):
+            lines.append(f"{part}: only in {first}: {row}")
+        for row in sorted(set(b[part]) - set(a[part])):
+            lines.append(f"{part}: only in {second}: {row}")
+    return lines
