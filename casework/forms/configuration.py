@@ -73,6 +73,12 @@ class ApplyMixin(forms.Form):
     )
     note = forms.CharField(label=_("Why (kept in the history)"), required=False, max_length=500)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("apply_to_open_cases", "note"):  # last, next to the button
+            if name in self.fields:
+                self.fields[name] = self.fields.pop(name)
+
 
 class TierForm(ApplyMixin):
     code = forms.SlugField(label=_("code"), max_length=40, required=False)
