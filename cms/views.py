@@ -63,7 +63,7 @@ def serve_complaint_form(request, page=None):
                 response = HttpResponseRedirect(f"{request.path}?receipt=1")
                 response.set_cookie(
                     RECEIPT_COOKIE,
-                    signing.dumps(receipt, salt=RECEIPT_SALT, compress=True),
+                    signing.dumps(receipt, salt=_receipt_salt(), compress=True),
                     max_age=RECEIPT_MAX_AGE,
                     path=request.path,
                     secure=settings.SESSION_COOKIE_SECURE,
@@ -100,6 +100,13 @@ def _render_form(request, page, form, *, throttled: bool):
     )
 
 
+def _receipt_salt() -> str:
+    # Signed for this site only: another site's domain never shows it.
+    from django.db import connection
+
+    return f"{RECEIPT_SALT}:{connection.schema_name}"
+
+
 def _tracking_base(request) -> str:
     from cms.models import TrackingPage
 
@@ -123,7 +130,7 @@ def _receipt(request):
 
     try:
         receipt = signing.loads(
-            request.COOKIES.get(RECEIPT_COOKIE, ""), salt=RECEIPT_SALT, max_age=RECEIPT_MAX_AGE
+            request.COOKIES.get(RECEIPT_COOKIE, ""), salt=_receipt_salt(), max_age=RECEIPT_MAX_AGE
         )
     except signing.BadSignature:  # none, forged, or older than RECEIPT_MAX_AGE
         return HttpResponseRedirect(request.path)

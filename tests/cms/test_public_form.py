@@ -340,12 +340,99 @@ def test_a_browser_that_did_the_proof_of_work_is_not_held_back_by_its_address(
 
 
 def test_a_web_complaint_costs_a_bounded_number_of_queries(client, public_site):
-    """The intake's statement budget: clocks are inserted in bulk, so it does not grow with
-    the number of milestones a tier has."""
+    """The intake's statement budget (docs/benchmarks.md, "Public form under load"): clocks
+    inserted in bulk, the site's configuration read again only when it changed, no page
+    routing and no session row."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    file_complaint(client)  # warm the site map and Wagtail's caches
+    file_complaint(client)  # warm the site map and the intake's configuration
+    client.cookies.clear()
     with CaptureQueriesContext(connection) as queries:
         assert file_complaint(client).status_code == 302
-    assert len(queries) <= 40, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    statements = "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    # 9 in production (the bench's figure); here also the test's own savepoint and the
+    # site admin who receives complaints while no intake owner is configured.
+    assert len(queries) <= 12, statements
+    assert "wagtailcore" not in statements and "django_session" not in statements
+
+
+def _receipt_page(client, response, **extra) -> str:
+    receipt = client.get(response["Location"], HTTP_HOST=HOST_A, **extra)
+    assert receipt.status_code == 200
+    return receipt.content.decode()
+
+
+def _due(case, code: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    milestone = case.milestones.get(code=code)
+    return milestone.due_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def test_the_receipt_names_the_step_the_complainant_waits_for_in_the_sites_time(
+    client, public_site
+):
+    page = _receipt_page(client, file_complaint(client), HTTP_ACCEPT_LANGUAGE="en")
+    with tenant_context(public_site):
+        case = Case.objects.get()
+        contact = _due(case, "contact")
+    assert f"Next step: we contact you, by {contact}." in page
+    assert "Dispatch" not in page  # the service centre's own step, not the complainant's
+
+    client.cookies.clear()
+    anonymous = file_complaint(client, {"anonymous": "on", "phone": ""})
+    page = _receipt_page(client, anonymous)
+    with tenant_context(public_site):
+        resolve = _due(Case.objects.get(anonymous=True), "resolve")
+    assert f"下一步：处理完毕，将于 {resolve} 前完成。" in page  # nobody to contact
+
+
+def test_chinese_labels_end_in_full_width_colons(client, public_site):
+    page = _receipt_page(client, file_complaint(client))
+    assert "投诉编号：" in page and "查询码：" in page and "专属查询链接：" in page
+    channels = client.get("/", HTTP_HOST=HOST_A).content.decode()
+    assert re.search(r"<li>[^<:]+：\d+ ?分钟内</li>", channels)
+    assert not re.search(r"[\u4e00-\u9fff]: ", page + channels)
+
+
+def test_a_change_to_the_clocks_applies_to_the_very_next_complaint(client, public_site):
+    """The intake keeps the site's tiers in memory, but never past a change, however it was
+    made: here a bulk update, which sends no signal."""
+    from datetime import timedelta
+
+    file_complaint(client)
+    with tenant_context(public_site):
+        MilestoneRule.objects.filter(tier__code="minor", code="contact").update(
+            amount=45, unit="calendar_days"
+        )
+    client.cookies.clear()
+    file_complaint(client)
+    with tenant_context(public_site):
+        first, second = Case.objects.order_by("pk")
+        assert second.milestones.get(code="contact").due_at - second.registered_at == (
+            timedelta(days=45)
+        )
+        assert first.milestones.get(code="contact").due_at - first.registered_at < (
+            timedelta(days=1)
+        )
+
+
+def test_a_receipt_is_shown_only_on_the_site_that_issued_it(client, public_site):
+    response = file_complaint(client)
+    elsewhere = client.get(response["Location"], HTTP_HOST=HOST_B)
+    assert elsewhere.status_code == 302 and "SVC" not in elsewhere.content.decode()
+    assert "SVC" in _receipt_page(client, response)  # still there for its own site
+
+
+def test_an_unpublished_form_is_not_offered_but_a_complaint_already_typed_is_kept(
+    client, public_site
+):
+    from cms.models import ComplaintFormPage
+
+    with tenant_context(public_site):
+        ComplaintFormPage.objects.update(live=False)
+    assert client.get(FORM, HTTP_HOST=HOST_A).status_code == 404
+    assert file_complaint(client).status_code == 302
+    with tenant_context(public_site):
+        assert cases_on_a() == 1
