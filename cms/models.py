@@ -93,7 +93,7 @@ class ComplaintFormPage(BilingualPage):
 
     def serve(self, request, *args, **kwargs):
         # The form lives in cms.views so that /complain/ can be served without Wagtail's
-        # page routing (docs/decisions/0012-public-form-fast-path.md); a copy of the page
+        # page routing (docs/decisions/0010-public-form-fast-path.md); a copy of the page
         # reached through the tree (a changed slug, a preview) behaves the same.
         from cms.views import serve_complaint_form
 

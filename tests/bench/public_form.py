@@ -2,7 +2,7 @@
 
 The site is served by gunicorn on loopback exactly as in production (`infra/gunicorn.conf.py`:
 gthread workers with 2 threads each, keep-alive 5 s, access log, workers recycled after about
-1,000 requests), with 2 workers (the 2-core machine). gthread, not sync: it is what production
+20,000 requests), with 2 workers (the 2-core machine). gthread, not sync: it is what production
 runs, and a sync worker closes the connection after every response, so keep-alive clients
 would reconnect for each submission. Environment of the server: DATABASE_URL of the bench
 database, a temporary CAREFRONT_VAR_DIR, CAREFRONT_ENV=development with DEBUG=0 and
@@ -42,10 +42,10 @@ process) is stopped on exit, Ctrl-C or error.
 
 Last line: submitted=… stored=… lost=0 per_s=… p50_ms=… p99_ms=… (medians of the rounds;
 lost is the sum), then errors, non-302 answers, and gunicorn's CPU per stored case
-(`server_cpu_ms`, its master and workers, read from /proc): on a shared machine it says what a
-submission costs when the throughput is set by other people's load (`load1`, the load average
-at the end of a round). Target: per_s of at least 180 with p99_ms
-under 250.
+(`server_cpu_ms`, its master and workers, read from /proc) and its PostgreSQL backends'
+(`db_cpu_ms`, the server is local): on a shared machine they say what a submission costs when
+the throughput is set by other people's load (`load1`, the load average at the end of a
+round). Target: per_s of at least 180 with p99_ms under 250.
 """
 
 import argparse
@@ -358,10 +358,25 @@ def server_cpu_seconds(master: int) -> float:
     return total
 
 
+def database_backends() -> dict[int, float]:
+    """CPU so far of the PostgreSQL backends serving the bench database, other than this
+    process's own (the server runs on this machine: /proc shows them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    return {pid: proc_cpu_seconds(pid) for pid in pids}
+
+
 def run_round(spec: dict, site, running: Running) -> dict:
     """One round: the client process for `spec['seconds']`, then the cases counted and the
-    CPU gunicorn used (its database backends come and go with CONN_MAX_AGE, so their CPU is
-    read in the profile instead)."""
+    CPU gunicorn and its PostgreSQL backends used (persistent connections, CONN_MAX_AGE=60:
+    a backend that came or went during the round is counted from its start or not at all,
+    so `db_cpu_ms` is a slight undercount)."""
     from django.db.models import Max
     from django_tenants.utils import tenant_context
 
@@ -369,6 +384,7 @@ def run_round(spec: dict, site, running: Running) -> dict:
 
     with tenant_context(site):
         mark = Case.objects.aggregate(last=Max("pk"))["last"] or 0
+    backends = database_backends()
     server_cpu = server_cpu_seconds(running.server.pid)
     running.driver = subprocess.Popen(
         [sys.executable, __file__, "--drive", json.dumps(spec)],
@@ -382,6 +398,7 @@ def run_round(spec: dict, site, running: Running) -> dict:
         raise RuntimeError(f"the client process failed ({running.driver.returncode})")
     seen = json.loads(stdout.decode().strip().splitlines()[-1])
     server_cpu = server_cpu_seconds(running.server.pid) - server_cpu
+    db_cpu = sum(cpu - backends.get(pid, 0.0) for pid, cpu in database_backends().items())
     with open("/proc/loadavg") as loadavg:
         load = float(loadavg.read().split()[0])
     with tenant_context(site):
@@ -402,6 +419,7 @@ def run_round(spec: dict, site, running: Running) -> dict:
         "p99_ms": percentiles[98] * 1000,
         "max_ms": latencies[-1] * 1000,
         "server_cpu_ms": server_cpu * 1000 / max(stored, 1),
+        "db_cpu_ms": db_cpu * 1000 / max(stored, 1),
         "client_cpu_ms": seen["cpu"] * 1000 / max(seen["submitted"], 1),
         "load1": load,
     }
@@ -570,7 +588,7 @@ def main() -> None:
         f"rounds={args.rounds} seconds={args.seconds:g} clients={args.clients} "
         f"errors={sum(r['errors'] for r in rounds)} "
         f"non_302={sum(r['submitted'] - r['accepted'] for r in rounds)} "
-        f"server_cpu_ms={median('server_cpu_ms'):.1f} "
+        f"server_cpu_ms={median('server_cpu_ms'):.1f} db_cpu_ms={median('db_cpu_ms'):.1f} "
         f"load1={median('load1'):.1f} workers=2 worker_class=gthread threads=2"
     )
 
