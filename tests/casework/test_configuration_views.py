@@ -312,14 +312,53 @@ def test_the_admin_cannot_take_away_a_role_on_another_site(hospital, world):
 # -- Who may open the screens -------------------------------------------------------------------
 
 
-def test_a_receptionist_gets_403_on_every_configuration_url(hospital):
-    reception = client_for(hospital.staff["reception"])
+def persona(hospital, world, key: str) -> User:
+    """People with no business in site A's configuration, by what they are."""
+    if key in hospital.staff:
+        return hospital.staff[key]
+    if key == "assistant":
+        user = User.objects.create_user("assistant.a@test.example", "x")
+        grant_role(user=user, role=Role.MANAGER_ASSISTANT, site=world.site_a)
+        return user
+    if key == "admin_b":
+        user = User.objects.create_user("admin_b@test.example", "x")
+        grant_role(user=user, role=Role.SITE_ADMIN, site=world.site_b)
+        return user
+    return world.people[key]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "reception",  # receptionist of site A
+        "supervisor",  # department supervisor of site A
+        "assistant",  # manager assistant of site A
+        "manager_b",  # service-centre manager of site B
+        "admin_b",  # site admin of site B
+        "other_firm_admin",  # another firm's admin
+        "platform_admin",  # the platform's staff hold no role on a site
+        "outsider",  # a login and no role at all
+    ],
+)
+def test_everyone_else_gets_403_on_every_configuration_url_and_sees_nothing(hospital, world, key):
+    client = client_for(persona(hospital, world, key))
     for name, url in urls(hospital).items():
-        assert reception.get(url, HTTP_HOST=HOST_A).status_code == 403, name
-        assert reception.post(url, {}, HTTP_HOST=HOST_A).status_code == 403, name
-    for key in ("supervisor",):
-        other = client_for(hospital.staff[key])
-        assert other.get(BASE, HTTP_HOST=HOST_A).status_code == 403
+        for response in (
+            client.get(url, HTTP_HOST=HOST_A),
+            client.post(url, {"amount": "1", "email": "x@test.example"}, HTTP_HOST=HOST_A),
+        ):
+            assert response.status_code == 403, (key, name, response.status_code)
+            html = response.content.decode()
+            assert "A's own closure" not in html and "服务态度" not in html, (key, name)
+    with tenant_context(hospital.site):
+        assert resolve_rule(hospital).amount == 2
+        assert not ConfigurationChange.objects.exists()
+
+
+def test_the_site_admin_opens_every_configuration_url(hospital):
+    admin = client_for(hospital.staff["admin"])
+    for name, url in urls(hospital).items():
+        assert admin.get(url, HTTP_HOST=HOST_A).status_code in (200, 302), name
 
 
 def test_managers_look_read_only_and_may_not_change_anything(hospital, world):
