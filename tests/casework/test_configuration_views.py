@@ -429,3 +429,96 @@ def test_the_admin_invites_a_newcomer_by_email(hospital, world):
         # The address is encrypted at rest: compared once decrypted.
         assert "new.porter@test.example" in [m.recipient for m in OutboxMessage.objects.all()]
         assert ConfigurationChange.objects.get(model="membership").action == "invited"
+
+
+def test_the_admin_saves_on_every_screen(hospital, world):
+    """One round through the screens' forms as the admin would fill them in."""
+    admin = client_for(hospital.staff["admin"])
+    minor, clean = hospital.tiers["minor"], hospital.departments["clean"]
+
+    def post(path, data):
+        response = admin.post(f"{BASE}{path}", data, HTTP_HOST=HOST_A)
+        assert response.status_code == 302, (path, response.content.decode()[-2000:])
+        return response
+
+    tier = {
+        "name": "轻微",
+        "name_en": "Minor",
+        "rank": "1",
+        "handler_role": "receptionist",
+        "extension_approver_role": "project_manager",
+        "close_approver_role": "",
+        "upgrade_after_days": "20",
+        "upgrade_to": hospital.tiers["major"].pk,
+        "pause_reasons": "awaiting_complainant, awaiting_parts",
+    }
+    post(f"tiers/{minor.pk}/", tier)
+    minor.refresh_from_db()
+    assert minor.upgrade_after_days == 20 and minor.pause_reasons[-1] == "awaiting_parts"
+    post(
+        "tiers/new/",
+        {
+            **tier,
+            "code": "medical",
+            "name": "医疗事件",
+            "rank": "5",
+            "upgrade_after_days": "",
+            "upgrade_to": "",
+        },
+    )
+    medical = minor.__class__.objects.get(code="medical")
+    post(
+        f"tiers/{medical.pk}/rules/new/",
+        {
+            "code": "report",
+            "name": "上报卫健局",
+            "amount": "6",
+            "unit": "hours",
+            "met_by": "manual",
+            "escalation_chain": ["service_centre_manager"],
+        },
+    )
+    assert medical.milestone_rules.get().escalation_chain == ["service_centre_manager"]
+
+    post(
+        f"departments/{clean.pk}/",
+        {"action": "names", "name": "保洁部", "name_en": "Cleaning", "position": "2"},
+    )
+    post(
+        f"departments/{clean.pk}/",
+        {
+            "action": "people",
+            "supervisor": hospital.staff["project"].pk,
+            "members": [hospital.staff["cleaner"].pk],
+        },
+    )
+    post("departments/", {"code": "porters", "name": "运送", "parent": clean.pk, "position": "0"})
+    clean.refresh_from_db()
+    assert clean.name_en == "Cleaning" and clean.supervisor == hospital.staff["project"]
+    assert Department.objects.get(code="porters").parent == clean
+
+    post("categories/", {"kind": "content", "code": "NOISE", "name": "噪音"})
+    noise = hospital.categories["attitude"].__class__.objects.get(code="NOISE")
+    post(f"categories/{noise.pk}/", {"code": "NOISE", "name": "噪音", "name_en": "Noise"})
+    noise.refresh_from_db()
+    assert noise.name_en == "Noise" and not noise.is_active  # unticked: out of use
+
+    post("calendar/", {"day": "2026-12-31", "kind": "closed", "day_note": "年终盘点"})
+    day = CalendarDay.objects.get(day="2026-12-31")
+    assert day.note == "年终盘点"
+    post(f"calendar/{day.pk}/remove/", {})
+    assert not CalendarDay.objects.exists()
+
+    User.objects.create_user("porter@test.example", "x")
+    post("staff/", {"email": "porter@test.example", "role": "department_supervisor"})
+    membership = Membership.objects.get(user__email="porter@test.example")
+    post(f"staff/{membership.pk}/revoke/", {})
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+
+    history = admin.get(f"{BASE}history/?model=department", HTTP_HOST=HOST_A).content.decode()
+    assert "保洁部" in history and "年终盘点" not in history
+    with translation.override("zh-hans"):
+        page = client_for(hospital.staff["admin"], "zh-hans").get(
+            f"{BASE}history/", HTTP_HOST=HOST_A, HTTP_ACCEPT_LANGUAGE="zh-hans"
+        )
+    assert "配置变更记录" in page.content.decode()
