@@ -67,6 +67,7 @@ class CaseActionForm(forms.Form):
 
     def __init__(self, *args, case: Case, site, **kwargs):
         self.case, self.site = case, site
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
 
@@ -192,6 +193,8 @@ class ReplyForm(CaseActionForm):
 
 class ReplyTemplateForm(forms.Form):
     """The GET form that fills the reply form from a template (no JavaScript needed)."""
+
+    label_suffix = ""
 
     reply_template = forms.ModelChoiceField(
         label=_("Start from a template"),

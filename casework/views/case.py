@@ -254,7 +254,10 @@ def _form(request, name: str, case: Case, data=None, files=None):
         template_id = request.GET.get("reply_template", "")
         if template_id.isdigit():
             extra["template"] = ReplyTemplate.objects.filter(pk=template_id, active=True).first()
-    return ACTIONS[name].form(data, files, case=case, site=request.tenant, **extra)
+    # Ids unique on the page (several forms have a "method" or a "note"); names unchanged.
+    return ACTIONS[name].form(
+        data, files, case=case, site=request.tenant, auto_id=f"{name}-%s", **extra
+    )
 
 
 def _put_errors(form, error: services.CaseworkError) -> None:
