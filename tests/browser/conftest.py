@@ -115,7 +115,9 @@ def browser_site(_browser_available, django_db_setup, django_db_blocker):
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM tenants_user WHERE id = %s", [admin.pk])
             # Staff the back-office journey logs in as (tests/browser/test_backoffice_journey.py).
-            cursor.execute("DELETE FROM tenants_user WHERE email LIKE %s", ["%@office.browser.example"])
+            cursor.execute(
+                "DELETE FROM tenants_user WHERE email LIKE %s", ["%@office.browser.example"]
+            )
         Firm.objects.filter(pk=firm.pk).delete()
 
 

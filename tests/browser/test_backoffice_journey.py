@@ -216,7 +216,8 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
         """async (url) => {
             const response = await fetch(url);
             const bytes = new Uint8Array(await response.arrayBuffer());
-            return [response.headers.get("content-type"), String.fromCharCode(...bytes.slice(0, 5))];
+            const start = String.fromCharCode(...bytes.slice(0, 5));
+            return [response.headers.get("content-type"), start];
         }""",
         f"{case_path}sheet.pdf",
     )
