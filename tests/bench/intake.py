@@ -25,7 +25,9 @@ database. Rebuild on purpose with `--rebuild`.
     .venv/bin/python tests/bench/intake.py [--cases 2000] [--workers 8] [--rounds 3]
         [--serial-cases 500] [--rebuild]
 
-DEBUG is off (as in production), so Django keeps no query log.
+DEBUG is off (as in production), so Django keeps no query log. `cpu_ms` is the workers' own
+CPU per case (Django and psycopg, not PostgreSQL's), `load1` the load average after a round:
+on a shared machine per_s follows other people's load, cpu_ms much less.
 Last line: cases=2000 workers=8 per_s=… duplicates=0 gaps=0 …
 """
 
@@ -132,6 +134,7 @@ def worker(number, site_id, user_id, count, now, barrier, results) -> None:
         latencies = []
         with connection.execute_wrapper(observe):
             barrier.wait()
+            cpu = time.process_time()
             for i in range(count):
                 start = time.perf_counter()
                 register_case(
@@ -146,7 +149,8 @@ def worker(number, site_id, user_id, count, now, barrier, results) -> None:
                 end = time.perf_counter()
                 latencies.append(end - start)
                 holds.append(end - taken[0])
-        results.put(("ok", latencies, waits, holds, statements[0]))
+            cpu = time.process_time() - cpu
+        results.put(("ok", latencies, waits, holds, statements[0], cpu))
     except BaseException:
         results.put(("error", traceback.format_exc()))
         raise
@@ -191,6 +195,8 @@ def run(site: Site, users: list[int], *, cases: int, workers: int, day) -> dict:
     latencies = [x for outcome in outcomes for x in outcome[1]]
     waits = [x for outcome in outcomes for x in outcome[2]]
     holds = [x for outcome in outcomes for x in outcome[3]]
+    with open("/proc/loadavg") as loadavg:
+        load = float(loadavg.read().split()[0])
     return {
         "per_s": cases / seconds,
         "seconds": seconds,
@@ -199,6 +205,9 @@ def run(site: Site, users: list[int], *, cases: int, workers: int, day) -> dict:
         "wait_share": sum(waits) / sum(latencies),
         "hold_ms": statistics.median(holds) * 1000,
         "statements": sum(outcome[4] for outcome in outcomes) / cases,
+        # The workers' own CPU per case (Django and psycopg), whatever the machine's load.
+        "cpu_ms": sum(outcome[5] for outcome in outcomes) / cases * 1000,
+        "load1": load,
         **check(site, day=day),
     }
 
@@ -309,7 +318,9 @@ def main() -> None:
         f"lock_hold_ms={median(concurrent, 'hold_ms'):.1f} "
         f"statements_per_case={median(concurrent, 'statements'):.0f} "
         f"serial_per_s={median(serial, 'per_s'):.0f} "
-        f"roundtrip_ms={statistics.median(roundtrips):.3f} rounds={ARGS.rounds}"
+        f"cpu_ms={median(concurrent, 'cpu_ms'):.1f} serial_cpu_ms={median(serial, 'cpu_ms'):.1f} "
+        f"roundtrip_ms={statistics.median(roundtrips):.3f} load1={median(concurrent, 'load1'):.1f} "
+        f"rounds={ARGS.rounds}"
     )
     if not all(result["intact"] for result in serial + concurrent):
         sys.exit("references were not unique and gap-free in every round (see above)")
