@@ -84,6 +84,8 @@ def create_site(
     at any step, or a killed process, leaves no schema, no row, no domain; running it again
     works. Input is checked before anything is written.
     """
+    # A platform operation: whatever site the connection last served, the rows are public.
+    connection.set_schema_to_public()
     languages = languages or ["zh-hans", "en"]
     host = (domain or f"{slug}.{settings.BASE_DOMAIN}").strip().lower()
     template = template or _default_template(kind)
