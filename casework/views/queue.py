@@ -88,6 +88,27 @@ def _filter_query(querydict) -> str:
     return kept.urlencode()
 
 
+def _filter_selects(form) -> list[dict]:
+    """The filter form's selects as plain data: Django's widget templates render each option
+    through a template of its own, a third of the queue's rendering time at ~60 options."""
+    selects = []
+    for name in ("tier", "channel", "category", "department", "status"):
+        field = form[name]
+        current = str(field.value() or "")
+        selects.append(
+            {
+                "name": name,
+                "id": field.auto_id,
+                "label": field.label,
+                "options": [
+                    (str(value), str(label), str(value) == current)
+                    for value, label in field.field.choices
+                ],
+            }
+        )
+    return selects
+
+
 def _page_size(request) -> int:
     try:
         size = int(request.GET.get("size", PAGE_SIZE))
@@ -150,7 +171,7 @@ def render_queue(request, *, template: str = "casework/queue/queue.html", extra=
             following["size"] = str(_page_size(request))
         next_query = following.urlencode()
     context = {
-        "form": form if request.GET else QueueFilterForm(),
+        "selects": _filter_selects(form if request.GET else QueueFilterForm()),
         "filters": filters,
         "rows": rows,
         "tabs": tabs,
@@ -159,7 +180,6 @@ def render_queue(request, *, template: str = "casework/queue/queue.html", extra=
         "next_query": next_query,
         "paged": "after" in request.GET,
         "saved_filters": selectors.saved_filters(user=request.user),
-        "save_form": SavedFilterForm(initial={"query": query}),
         **(extra or {}),
     }
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
