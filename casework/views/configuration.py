@@ -629,10 +629,11 @@ def settings_page(request):
 @viewers_only
 @require_safe
 def reference_preview(request):
-    """The example reference of a typed pattern (htmx fragment)."""
-    example, problem = _reference_preview(
-        request.GET.get("reference_pattern", ""), site_configuration()
-    )
+    """The example reference of a typed pattern (htmx fragment), dated today on the site."""
+    with site_time(request):
+        example, problem = _reference_preview(
+            request.GET.get("reference_pattern", ""), site_configuration()
+        )
     return render(
         request,
         "casework/configuration/_reference.html",
