@@ -4,6 +4,7 @@ transactional, so a failure leaves nothing behind)."""
 
 import logging
 import re
+from datetime import timedelta
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -357,3 +358,99 @@ def invite_to_site(
         details={"email": address, "role": role},
     )
     return membership
+
+
+# --- Offboarding ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_site_deletion(*, site: Site, typed_slug: str, requested_by: User) -> Site:
+    """Ask for `site` to be deleted (注销站点): the person types the site's address back, and
+    the site is deleted by the `delete_due_sites` sweep once SITE_DELETION_GRACE_DAYS have
+    passed, unless the request is cancelled. The site keeps working meanwhile (public intake
+    never stops); export it first (tenants.export.export_site)."""
+    if typed_slug.strip() != site.slug:
+        raise ValidationError({"slug": _("This is not the site's address.")})
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    if site.deletion_requested_at is not None:
+        raise ValidationError({"slug": _("Deletion of this site has already been requested.")})
+    now = timezone.now()
+    site.deletion_requested_at = now
+    site.deletion_requested_by = requested_by
+    site.delete_after = now + timedelta(days=settings.SITE_DELETION_GRACE_DAYS)
+    site.save(update_fields=["deletion_requested_at", "deletion_requested_by", "delete_after"])
+    record_site_event(
+        site=site,
+        action=SiteEvent.Action.DELETION_REQUESTED,
+        actor=requested_by,
+        details={"delete_after": site.delete_after.isoformat()},
+    )
+    return site
+
+
+@transaction.atomic
+def cancel_site_deletion(*, site: Site, cancelled_by: User) -> Site:
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    if site.deletion_requested_at is None:
+        return site
+    site.deletion_requested_at = site.deletion_requested_by = site.delete_after = None
+    site.save(update_fields=["deletion_requested_at", "deletion_requested_by", "delete_after"])
+    record_site_event(site=site, action=SiteEvent.Action.DELETION_CANCELLED, actor=cancelled_by)
+    return site
+
+
+def delete_site(*, site: Site, now=None) -> bool:
+    """Delete a site whose grace period is over: its schema, its domains, its roles and
+    clock index rows, then (after commit) its files under PRIVATE_MEDIA_ROOT/<schema> and
+    MEDIA_ROOT/<schema>. The row is claimed with SKIP LOCKED, so two sweeps never delete one
+    site twice; a site whose request was cancelled meanwhile is left alone."""
+    import shutil
+    from pathlib import Path
+
+    now = now or timezone.now()
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        claimed = (
+            Site.objects.select_for_update(skip_locked=True)
+            .filter(pk=site.pk, delete_after__lte=now)
+            .first()
+        )
+        if claimed is None:
+            return False
+        schema, firm = claimed.schema_name, claimed.firm
+        record_site_event(
+            site=claimed,
+            action=SiteEvent.Action.DELETED,
+            details={
+                "schema": schema,
+                "requested_by": claimed.deletion_requested_by_id,
+                "requested_at": claimed.deletion_requested_at.isoformat(),
+                "domains": [d.domain for d in claimed.domains.all()],
+            },
+        )
+        Domain.objects.filter(tenant=claimed).delete()
+        with connection.cursor() as cursor:
+            # Deferred checks of rows written earlier in this transaction run now: PostgreSQL
+            # refuses to drop a table with checks still pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        claimed.delete(force_drop=True)  # DROP SCHEMA … CASCADE, then the row
+        _after_site_count_changed(firm)
+        folders = [Path(settings.PRIVATE_MEDIA_ROOT) / schema, Path(settings.MEDIA_ROOT) / schema]
+        transaction.on_commit(
+            lambda: [shutil.rmtree(folder, ignore_errors=True) for folder in folders]
+        )
+    return True
+
+
+def delete_due_sites(*, now=None) -> list[str]:
+    """The sweep (beat, hourly): delete every site past its grace period. One failing site is
+    logged and never blocks the others."""
+    now = now or timezone.now()
+    deleted = []
+    for site in Site.objects.filter(delete_after__lte=now).order_by("delete_after"):
+        try:
+            if delete_site(site=site, now=now):
+                deleted.append(site.slug)
+        except Exception:
+            logger.exception("Deleting site %s failed", site.slug)
+    return deleted

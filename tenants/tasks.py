@@ -18,3 +18,11 @@ def replenish_spare_schemas() -> int:
     from tenants.schemas import replenish_spares
 
     return replenish_spares()
+
+
+@shared_task(ignore_result=True)
+def delete_due_sites() -> list[str]:
+    """Hourly from beat: delete the sites whose deletion grace period is over."""
+    from tenants.services import delete_due_sites as sweep
+
+    return sweep()

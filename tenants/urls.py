@@ -12,6 +12,12 @@ urlpatterns = [
     ),
     path("invitation/done/", views.invitation_done, name="invitation-done"),
     path("firms/<slug:firm_slug>/", views.firm_console, name="firm-console"),
+    path("firms/<slug:firm_slug>/sites/new/", views.onboard_site, name="onboard-site"),
+    path(
+        "firms/<slug:firm_slug>/sites/<slug:site_slug>/",
+        views.site_offboarding,
+        name="site-offboarding",
+    ),
     path(
         "firms/<slug:firm_slug>/regions/<slug:region_slug>/",
         views.region_overview,

@@ -1,14 +1,19 @@
 """The public domain's pages: a person's workplaces, the platform, firm and regional consoles."""
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from tenants import selectors
+from tenants import selectors, services
+from tenants.forms import ConfirmDeletionForm, OnboardSiteForm
 from tenants.models import Firm, Heartbeat, Site
 from tenants.permissions import platform_admin_required
 
@@ -39,8 +44,7 @@ def platform_console(request):
 
 @login_required
 def firm_console(request, firm_slug: str):
-    # 404, not 403, for a firm one does not administer: its existence is nobody else's business.
-    firm = get_object_or_404(selectors.firms_administered_by(user=request.user), slug=firm_slug)
+    firm = _administered_firm(request, firm_slug)
     return render(
         request,
         "tenants/firm_console.html",
@@ -48,6 +52,93 @@ def firm_console(request, firm_slug: str):
             "firm": firm,
             "regions": firm.regions.prefetch_related("sites__domains"),
             "unassigned_sites": firm.sites.filter(region=None).prefetch_related("domains"),
+        },
+    )
+
+
+def _administered_firm(request, firm_slug: str) -> Firm:
+    # 404, not 403, for a firm one does not administer: its existence is nobody else's business.
+    return get_object_or_404(selectors.firms_administered_by(user=request.user), slug=firm_slug)
+
+
+@login_required
+def onboard_site(request, firm_slug: str):
+    """Open a hospital or care home from the firm console (开通新站点)."""
+    firm = _administered_firm(request, firm_slug)
+    form = OnboardSiteForm(request.POST or None, firm=firm)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            site = services.create_site(
+                firm=firm,
+                region=data["region"],
+                slug=data["slug"],
+                name=data["name"],
+                name_en=data["name_en"],
+                kind=data["kind"],
+                template=data["template"],
+                domain=data["domain"] or None,
+                time_zone=data["time_zone"],
+                languages=data["languages"],
+                admin_email=data["admin_email"],
+                created_by=request.user,
+            )
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(site)s is open at %(url)s; %(email)s has been invited.")
+                % {"site": site.display_name, "url": site.url, "email": data["admin_email"]},
+            )
+            return redirect("firm-console", firm_slug=firm.slug)
+    return render(request, "tenants/onboard_site.html", {"firm": firm, "form": form})
+
+
+def _errors_to_form(form, error: ValidationError) -> None:
+    for field, problems in error.message_dict.items():
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, problem)
+
+
+@login_required
+def site_offboarding(request, firm_slug: str, site_slug: str):
+    """Export a site's whole record, or ask for it to be deleted after the grace period."""
+    firm = _administered_firm(request, firm_slug)
+    site = get_object_or_404(firm.sites.prefetch_related("domains"), slug=site_slug)
+    form = ConfirmDeletionForm(site=site)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "export":
+            from tenants.export import export_site
+
+            archive = export_site(site=site, exported_by=request.user)
+            return FileResponse(open(archive, "rb"), as_attachment=True, filename=archive.name)
+        if action == "cancel":
+            services.cancel_site_deletion(site=site, cancelled_by=request.user)
+            messages.success(request, _("The deletion of this site is cancelled."))
+            return redirect("site-offboarding", firm_slug=firm.slug, site_slug=site.slug)
+        if action == "delete":
+            form = ConfirmDeletionForm(request.POST, site=site)
+            if form.is_valid():
+                try:
+                    site = services.request_site_deletion(
+                        site=site, typed_slug=form.cleaned_data["slug"], requested_by=request.user
+                    )
+                except ValidationError as error:
+                    _errors_to_form(form, error)
+                else:
+                    messages.success(request, _("The site will be deleted after the grace period."))
+                    return redirect("site-offboarding", firm_slug=firm.slug, site_slug=site.slug)
+    return render(
+        request,
+        "tenants/site_offboarding.html",
+        {
+            "firm": firm,
+            "site": site,
+            "form": form,
+            "grace_days": settings.SITE_DELETION_GRACE_DAYS,
+            "events": site.events.select_related("actor")[:20],
         },
     )
 

@@ -271,6 +271,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 60.0},
+    # Keeps SITE_SPARE_SCHEMAS clones ready for onboarding (tenants/schemas.py).
+    "replenish-spare-schemas": {
+        "task": "tenants.tasks.replenish_spare_schemas",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # Deletes sites whose deletion grace period is over (tenants.services.delete_site).
+    "delete-due-sites": {
+        "task": "tenants.tasks.delete_due_sites",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
     # Escalates what is due on every site (docs/decisions/0005-deadline-sweep.md).
     "sweep-deadlines": {
         "task": "casework.tasks.sweep_deadlines",
