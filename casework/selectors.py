@@ -577,3 +577,11 @@ def configuration_history(*, model: str = "", actor_id=None, since=None, until=N
     if until:
         changes = changes.filter(at__lt=until)
     return changes
+
+
+def open_case_count(*, tier=None) -> int:
+    """How many cases 'apply to open cases' would re-base (of `tier`, or all)."""
+    from casework.models import Case, CaseStatus
+
+    cases = Case.objects.exclude(status__in=[CaseStatus.CLOSED, CaseStatus.RESOLVED_AT_CONTACT])
+    return (cases.filter(tier=tier) if tier is not None else cases).count()

@@ -21,6 +21,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
 from casework import services
@@ -29,6 +30,7 @@ from casework.models import CalendarDay, Category, Department, MilestoneRule, Ti
 from casework.selectors import (
     configuration_history,
     department_tree,
+    open_case_count,
     preview_deadlines,
     site_calendar,
     site_configuration,
@@ -81,6 +83,17 @@ def _require_editor(request) -> None:
 def _page(request, template: str, context: dict, status: int = 200):
     context.setdefault("may_edit", _may_edit(request))
     return render(request, f"casework/configuration/{template}", context, status=status)
+
+
+def _say_how_many(form, *, tier=None) -> None:
+    """Next to 'apply to open cases': how many cases it would re-base."""
+    field = form.fields.get("apply_to_open_cases")
+    if field is None:
+        return
+    count = open_case_count(tier=tier)
+    field.help_text = f"{field.help_text} " + ngettext(
+        "%(count)s open case would be re-based.", "%(count)s open cases would be re-based.", count
+    ) % {"count": count}
 
 
 def _put_back(form, error: ValidationError, aliases: dict | None = None) -> None:
@@ -179,6 +192,7 @@ def tier_page(request, tier_id: int):
             if done:
                 return _done(request, _("Tier saved."), "configuration-tier", tier.pk)
             status = 400
+        _say_how_many(form, tier=tier)
         calendar = site_calendar()
         at = _preview_at(request, calendar)
         return _page(
@@ -246,6 +260,7 @@ def _rule_context(request, *, tier, rule, form) -> dict:
     calendar = site_calendar()
     at = _preview_at(request, calendar)
     overrides = _typed_override(form, rule) if form.is_bound else {}
+    _say_how_many(form, tier=tier)
     chain = form["escalation_chain"].value() or []
     return {
         "tier": tier,
@@ -540,6 +555,7 @@ def calendar_page(request):
             if done:
                 return _done(request, _("Calendar saved."), "configuration-calendar")
             status = 400
+        _say_how_many(form)
         calendar = site_calendar()
         today = timezone.localdate(timezone=calendar.tz)
         days = CalendarDay.objects.filter(day__gte=today - timedelta(days=31))
@@ -616,6 +632,7 @@ def settings_page(request):
             if done:
                 return _done(request, _("Settings saved."), "configuration-settings")
             status = 400
+        _say_how_many(form)
         pattern = form["reference_pattern"].value() or ""
         example, problem = _reference_preview(pattern, configuration)
         return _page(

@@ -146,6 +146,8 @@ def test_the_preview_skips_a_closure_and_shows_site_time(hospital):
 def test_apply_to_open_cases_moves_a_registered_case_and_its_timeline_says_so(hospital):
     case = hospital.register()
     admin = client_for(hospital.staff["admin"])
+    page = admin.get(f"{BASE}rules/{resolve_rule(hospital).pk}/", HTTP_HOST=HOST_A)
+    assert "1 open case would be re-based." in page.content.decode()
     response = admin.post(
         f"{BASE}rules/{resolve_rule(hospital).pk}/",
         rule_post(hospital, amount=1, unit="working_days", apply_to_open_cases="on"),
