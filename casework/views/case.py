@@ -405,7 +405,9 @@ def case_action(request, case_id: int, action: str):
                 messages.success(request, message)
                 return redirect("case-detail", case_id=case.pk)
         # Re-read: the refused action changed nothing, and the page must show just that.
-        return _render_page(request, _case_or_404(case_id), bound=(action, form), status=400)
+        # HTMX swaps only successful responses: it gets the same page with a 200.
+        status = 200 if request.headers.get("HX-Request") else 400
+        return _render_page(request, _case_or_404(case_id), bound=(action, form), status=status)
 
 
 def _sheet_steps(*, case: Case, user) -> list[tuple]:

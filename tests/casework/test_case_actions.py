@@ -440,3 +440,32 @@ def test_callback_before_the_reply_is_refused_with_the_rule(hospital, case):
     assert "A call-back follows the reply to the complainant." in response.content.decode()
     with tenant_context(hospital.site):
         assert not Callback.objects.exists()
+
+
+def test_htmx_gets_a_refusal_as_a_page_to_swap_in_and_nothing_changes(hospital, case):
+    """HTMX swaps only successful responses, so it gets the refused form with a 200."""
+    response = post(
+        hospital.staff["supervisor"],
+        case,
+        "reply",
+        {"method": "written", "decision": "致歉"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "A written reply states this." in html and 'id="case-page"' in html
+    with tenant_context(hospital.site):
+        assert not Reply.objects.exists()
+
+
+def test_after_an_htmx_action_the_message_shows_inside_the_swapped_page(hospital, case):
+    client = client_for(hospital.staff["reception"])
+    response = client.post(
+        f"/office/cases/{case.pk}/dispatch/",
+        {"department": hospital.departments["clean"].pk},
+        HTTP_HOST=HOST_A,
+        HTTP_HX_REQUEST="true",
+        follow=True,
+    )
+    html = response.content.decode()
+    assert 'id="case-flash"' in html and "Dispatched to 保洁." in html

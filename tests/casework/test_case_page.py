@@ -131,3 +131,49 @@ def test_the_page_reads_in_chinese(hospital):
     client.force_login(hospital.staff["reception"])
     html = client.get(f"/office/cases/{case.pk}/", HTTP_HOST=HOST_A).content.decode()
     assert "投诉人" in html and "时间线" in html and "派单" in html
+
+
+SITE_ROLES = [
+    "receptionist",
+    "department_supervisor",
+    "manager_assistant",
+    "project_manager",
+    "service_centre_manager",
+    "site_admin",
+]
+
+
+@pytest.mark.parametrize("role", SITE_ROLES)
+def test_every_site_role_opens_the_page_and_the_sheet(hospital, role):
+    from tenants.models import User
+    from tenants.services import grant_role
+
+    person = User.objects.create_user(f"{role}.matrix@test.example", "x")
+    grant_role(user=person, role=role, site=hospital.site)
+    case = hospital.register()
+    client = client_for(person)
+    assert page(client, case).status_code == 200
+    sheet = client.get(f"/office/cases/{case.pk}/sheet.pdf", HTTP_HOST=HOST_A)
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("who,status", [("regional_east", 200), ("firm_admin", 200)])
+def test_oversight_roles_read_the_page(hospital, world, who, status):
+    case = hospital.register()
+    assert page(client_for(world.people[who]), case).status_code == status
+
+
+def test_a_site_role_held_on_site_b_only_opens_nothing_on_site_a(hospital, world):
+    """Roles of another site, every kind: 403 on this site's domain, page and sheet alike."""
+    from tenants.models import User
+    from tenants.services import grant_role
+
+    case = hospital.register()
+    for role in SITE_ROLES:
+        person = User.objects.create_user(f"{role}.b@test.example", "x")
+        grant_role(user=person, role=role, site=world.site_b)
+        client = client_for(person)
+        for url in (f"/office/cases/{case.pk}/", f"/office/cases/{case.pk}/sheet.pdf"):
+            response = client.get(url, HTTP_HOST=HOST_A)
+            assert response.status_code == 403, (role, url)
+            assert case.reference.encode() not in response.content
