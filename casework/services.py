@@ -1459,7 +1459,7 @@ def _plan_escalations(
     """The levels each clock reaches by `now`; also the index rows to move without raising a
     level (e.g. a replay: the index was behind the clock) and those to delete."""
     plans, moves, done = [], {}, []
-    calendar = site_calendar() if milestones else None
+    calendar = _escalation_calendar(milestones)
     for milestone in milestones:
         rule = milestone.rule
         levels = max(len(rule.escalation_chain), 1)
@@ -1476,6 +1476,19 @@ def _plan_escalations(
         else:
             done.append(milestone.pk)
     return plans, moves, done
+
+
+def _escalation_calendar(milestones: list[Milestone]) -> SiteCalendar | None:
+    """The calendar to count these clocks' periods in. The site's own (office hours, days
+    off: two reads) only when one of them counts working days: minutes, hours and calendar
+    days depend on the site's time zone alone (`SiteCalendar.add`)."""
+    from casework.models import DurationUnit
+
+    if not milestones:
+        return None
+    if any(m.rule.unit == DurationUnit.WORKING_DAYS for m in milestones):
+        return site_calendar()
+    return SiteCalendar(time_zone=_current_site().time_zone)
 
 
 _RAISE_LEVELS = """

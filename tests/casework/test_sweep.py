@@ -3,7 +3,7 @@ does is what escalating them one by one would do, a failing clock never holds ba
 others, and its cost per site does not grow with the number of clocks due."""
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 import casework.services
 from casework.models import (
+    CalendarDay,
     Milestone,
     MilestoneRule,
     MilestoneState,
@@ -121,22 +122,51 @@ def test_a_replayed_index_escalates_nothing_and_is_put_right(hospital):
 def test_a_clock_another_sweeper_raised_meanwhile_is_left_to_it(hospital, monkeypatch):
     case = hospital.register()
     dispatch = case.milestones.get(code="dispatch")
-    real_calendar = casework.services.site_calendar
+    plan = casework.services._plan_escalations
 
-    def raced(**kwargs):
+    def raced(*args, **kwargs):
         # Between reading the clock and swapping its level, another sweeper raises it.
         Milestone.objects.filter(pk=dispatch.pk).update(
             escalation_level=1, state=MilestoneState.MISSED
         )
-        return real_calendar(**kwargs)
+        return plan(*args, **kwargs)
 
-    monkeypatch.setattr(casework.services, "site_calendar", raced)
+    monkeypatch.setattr(casework.services, "_plan_escalations", raced)
     raised = escalate_milestones(milestone_ids=[dispatch.pk], now=FRIDAY_MORNING + 11 * MINUTE)
     assert raised == 0
     assert not TimelineEvent.objects.filter(case=case, action="milestone_missed").exists()
     assert not Notification.objects.filter(subject__contains="overdue").exists()
     # Its index row is the other sweeper's to move.
     assert index_row(hospital.site, dispatch).due_at == FRIDAY_MORNING + 10 * MINUTE
+
+
+def test_a_clock_counted_in_working_days_escalates_on_the_sites_own_calendar(hospital):
+    tier = Tier.objects.create(
+        code="wd",
+        name="工作日",
+        rank=2,
+        handler_role=Role.RECEPTIONIST,
+        extension_approver_role=Role.PROJECT_MANAGER,
+    )
+    MilestoneRule.objects.create(
+        tier=tier,
+        code="resolve",
+        name="resolve",
+        amount=1,
+        unit="working_days",
+        met_by="close",
+        escalation_chain=[Role.DEPARTMENT_SUPERVISOR, Role.SERVICE_CENTRE_MANAGER],
+    )
+    case = hospital.register(tier=tier)  # Friday 20 November, 10:00 in Shanghai
+    resolve = case.milestones.get(code="resolve")
+    monday_closing = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai
+    assert resolve.due_at == monday_closing
+    # The site closes on Tuesday, after the case was registered.
+    CalendarDay.objects.create(day=date(2026, 11, 24), kind=CalendarDay.Kind.CLOSED)
+
+    assert sweep_deadlines(now=monday_closing + MINUTE)["escalations"] == 1
+    # The next level falls one working day later: Wednesday, not the closed Tuesday.
+    assert index_row(hospital.site, resolve).due_at == monday_closing + timedelta(days=2)
 
 
 def _site_b_case(world):
