@@ -2,8 +2,10 @@
 who may open it at all (another site's staff, oversight roles, outsiders)."""
 
 import pytest
+from django.db import connection
 from django.test import Client
-from django.utils import translation
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
 from casework.models import ReplyTemplate
@@ -11,6 +13,7 @@ from casework.services import classify_case, dispatch_case
 from tests.conftest import HOST_A, HOST_B
 
 pytestmark = pytest.mark.django_db
+QUERY_BUDGET = 60
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +180,23 @@ def test_a_site_role_held_on_site_b_only_opens_nothing_on_site_a(hospital, world
             response = client.get(url, HTTP_HOST=HOST_A)
             assert response.status_code == 403, (role, url)
             assert case.reference.encode() not in response.content
+
+
+def test_the_page_reads_the_database_a_fixed_number_of_times(
+    hospital, django_assert_max_num_queries
+):
+    """However long the history, the page's queries stay the same (no query per event)."""
+    from casework.services import log_contact
+
+    case = hospital.register(now=timezone.now())
+    client = client_for(hospital.staff["manager"])
+    page(client, case)  # sessions and caches warm
+    with CaptureQueriesContext(connection) as short:
+        page(client, case)
+    for n in range(20):
+        log_contact(case=case, by=hospital.staff["reception"], method="phone", summary=f"call {n}")
+    with CaptureQueriesContext(connection) as long:
+        page(client, case)
+    assert len(long) == len(short), [q["sql"][:120] for q in long.captured_queries]
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        page(client, case)
