@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from casework.models import Department, MilestoneRule, SiteConfiguration, Tier
+from casework.models import Category, Department, MilestoneRule, SiteConfiguration, Tier
 from casework.notifications import relay_outbox
 from cms.models import ComplaintFormPage, HomePage, TrackingPage
 from tenants import schemas
@@ -243,3 +243,45 @@ def test_migrate_leaves_up_to_date_schemas_alone(world):
     assert schemas.schemas_behind(
         [world.site_a.schema_name, world.site_b.schema_name, "no_such_schema"]
     ) == [world.site_b.schema_name, "no_such_schema"]
+
+
+def _configuration_rows() -> dict:
+    return {
+        "configuration": list(SiteConfiguration.objects.values()),
+        "departments": list(
+            Department.objects.order_by("code").values("code", "name", "parent__code", "position")
+        ),
+        "categories": list(
+            Category.objects.order_by("kind", "code").values(
+                "kind", "code", "name_en", "parent__code", "is_valid_complaint", "is_active"
+            )
+        ),
+        "tiers": list(Tier.objects.order_by("code").values()),
+        "rules": list(MilestoneRule.objects.order_by("tier__code", "code").values()),
+    }
+
+
+def test_the_quick_configuration_and_pages_are_what_the_slow_ways_write(world):
+    """A new site's configuration is bulk-inserted and its pages written directly; applying
+    the template again row by row changes nothing, and the page tree is sound."""
+    from wagtail.models import Page
+    from wagtail.models import Site as WagtailSite
+
+    from casework.site_templates import apply_template
+    from cms.services import provision_site_pages
+
+    site = _open(world, kind="care_home", admin_email="")
+    with tenant_context(site):
+        quick = _configuration_rows()
+        apply_template(code="care_home")
+        assert _configuration_rows() == quick
+        assert Page.find_problems() == ([], [], [], [], [])
+        assert [p.url_path for p in Page.objects.order_by("path")] == [
+            "/",
+            "/home/",
+            "/home/complain/",
+            "/home/track/",
+        ]
+        assert WagtailSite.objects.get().hostname == "north-hospital.localhost"
+        home = provision_site_pages(site=site, hostname="north-hospital.localhost")
+        assert Page.objects.count() == 4 and home.get_children().count() == 2
