@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Domain, Firm, Heartbeat, Membership, Region, Site, User
+from tenants.models import Domain, Firm, Heartbeat, Membership, Region, Site, SiteEvent, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -55,6 +55,24 @@ class SiteAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Sites are opened through tenants.services.create_site, which also builds the schema.
+        return False
+
+
+@admin.register(SiteEvent)
+class SiteEventAdmin(admin.ModelAdmin):
+    """The platform's audit line of sites opened, exported, imported and deleted: read only."""
+
+    list_display = ["at", "site_slug", "action", "actor", "firm"]
+    list_filter = ["action", "firm"]
+    search_fields = ["site_slug", "actor__email"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
