@@ -77,3 +77,22 @@ def test_without_javascript_the_preview_button_shows_the_same(resolve_rule_path,
     assert page.locator("#id_amount").input_value() == "1"  # what was typed stays
     page.goto(resolve_rule_path)
     assert page.locator("#id_amount").input_value() == "2"
+
+
+def test_every_configuration_screen_fits_a_phone(resolve_rule_path, phone, screenshot):
+    page = phone()
+    log_in(page, resolve_rule_path)
+    for path in (
+        "/office/configuration/",
+        "/office/configuration/departments/",
+        "/office/configuration/categories/",
+        "/office/configuration/calendar/",
+        "/office/configuration/settings/",
+        "/office/configuration/staff/",
+        "/office/configuration/history/",
+    ):
+        page.goto(path)
+        assert page.locator("h1").count() == 1, path
+        fits_the_phone(page)
+    page.goto("/office/configuration/departments/")
+    screenshot(page, "configuration-departments-zh")
