@@ -1,6 +1,7 @@
 """Read queries of the case domain, shared by views, reports, the sweep and the API.
 All of them run in the current site's schema."""
 
+import re
 from dataclasses import dataclass
 
 from django.db import connection
@@ -190,7 +191,10 @@ def _search_condition(term: str, *, user) -> Q:
     from casework.models import Case
 
     term = term.strip()[:SEARCH_LENGTH]
-    columns = ("reference", "account", "subject", "location")
+    # A hyphenated code (20261120-SVC-007, SVC-007) is a reference, never a phrase of a text:
+    # the other columns are not read for it.
+    is_reference = re.fullmatch(r"[0-9A-Za-z]+(-[0-9A-Za-z]+)+", term) is not None
+    columns = ("reference",) if is_reference else ("reference", "account", "subject", "location")
     if len(term) >= TRIGRAM_LENGTH:
         condition = Q()
         for column in columns:
@@ -410,7 +414,10 @@ def case_for_page(*, case_id: int):
                 ),
             ),
             "handovers__to_department",
-            "compensations",
+            "replies__by",
+            "callbacks__by",
+            "compensations__recorded_by",
+            "compensations__approved_by",
             "approvals__by",
             "attachments",
             "links_out__to_case",

@@ -159,6 +159,7 @@ def test_search_finds_a_reference_and_a_whole_phone_number(client, hospital, cas
     client.force_login(hospital.staff["reception"])
     other = cases["other"]
     assert references(page(client, f"?q={other.reference}")) == [other.reference]
+    assert references(page(client, "?q=svc-003")) == [other.reference]  # part, any case
     assert references(page(client, "?q=139 0000 1111")) == [other.reference]
     assert references(page(client, "?q=+86 139-0000-1111")) == [other.reference]
     assert references(page(client, "?q=王强")) == [other.reference]
