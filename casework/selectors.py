@@ -209,7 +209,7 @@ def _search_condition(term: str, *, user) -> Q:
             expression = Lower(column) if folded else F(column)
             condition |= Q(Contains(expression, term.lower() if folded else term))
     identity = Q()
-    for field, value in search_indexes(term).items():
+    for field, value in ({} if is_reference else search_indexes(term)).items():
         identity |= Q(**{field: value})
     if identity:
         about_me = Case.persons_complained_about.through.objects.filter(
