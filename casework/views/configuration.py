@@ -16,17 +16,24 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_safe
 
 from casework import services
 from casework.forms import configuration as config_forms
-from casework.models import CalendarDay, Category, Department, MilestoneRule, Tier
+from casework.models import (
+    CalendarDay,
+    Category,
+    Department,
+    MilestoneRule,
+    SiteConfiguration,
+    Tier,
+)
 from casework.selectors import (
     configuration_history,
     department_tree,
@@ -133,6 +140,54 @@ def _preview_at(request, calendar) -> datetime:
     return timezone.localtime(timezone.now(), calendar.tz)
 
 
+# --- The history's words -------------------------------------------------------------------
+
+ACTIONS = {
+    "created": gettext_lazy("created"),
+    "updated": gettext_lazy("changed"),
+    "moved": gettext_lazy("moved"),
+    "retired": gettext_lazy("retired"),
+    "restored": gettext_lazy("restored"),
+    "removed": gettext_lazy("removed"),
+    "granted": gettext_lazy("role given"),
+    "invited": gettext_lazy("invited"),
+    "revoked": gettext_lazy("role taken away"),
+}
+MODELS = {
+    "tier": Tier,
+    "milestone_rule": MilestoneRule,
+    "department": Department,
+    "category": Category,
+    "calendar_day": CalendarDay,
+    "site_configuration": SiteConfiguration,
+    "membership": Membership,
+}
+
+
+def _field_label(model, key: str) -> str:
+    try:
+        return str(model._meta.get_field(key).verbose_name) if model else key
+    except FieldDoesNotExist:  # a key of the log that is not a field (e.g. "rules", "user")
+        return key
+
+
+def described(changes) -> list:
+    """Audit rows with what a reader needs: the thing, the action and each field's label
+    in the reader's language, with its value before and after."""
+    rows = []
+    for change in changes:
+        model = MODELS.get(change.model)
+        keys = list(dict.fromkeys([*change.before, *change.after]))
+        change.thing = str(model._meta.verbose_name) if model else change.model
+        change.action_label = str(ACTIONS.get(change.action, change.action))
+        change.fields = [
+            (_field_label(model, key), change.before.get(key, ""), change.after.get(key, ""))
+            for key in keys
+        ]
+        rows.append(change)
+    return rows
+
+
 # --- The overview ------------------------------------------------------------------------------
 
 
@@ -147,7 +202,7 @@ def configuration_home(request):
             {
                 "tiers": tiers,
                 "configuration": site_configuration(),
-                "recent": configuration_history()[:8],
+                "recent": described(configuration_history()[:8]),
             },
         )
 
@@ -746,6 +801,7 @@ def history(request):
                 else None,
             }
         page = Paginator(configuration_history(**filters), 50).get_page(request.GET.get("page"))
+        page.object_list = described(page.object_list)
         query = request.GET.copy()
         query.pop("page", None)
         return _page(

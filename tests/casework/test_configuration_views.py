@@ -265,10 +265,11 @@ def test_the_history_lists_changes_and_filters_them(hospital):
     )
     add_calendar_day(by=hospital.staff["admin"], day="2026-12-24", kind="closed", note="圣诞")
     everything = admin.get(f"{BASE}history/", HTTP_HOST=HOST_A).content.decode()
-    assert "milestone_rule" in everything and "calendar_day" in everything
+    assert "milestone rule" in everything and "calendar exception" in everything
+    assert "<del>2</del> → <ins>3</ins>" in everything  # the duration, before and after
     rules_only = admin.get(f"{BASE}history/?model=milestone_rule", HTTP_HOST=HOST_A)
     html = rules_only.content.decode()
-    assert "milestone_rule" in html and "圣诞" not in html
+    assert "milestone rule" in html and "圣诞" not in html
 
 
 def test_the_screens_speak_chinese(hospital):
