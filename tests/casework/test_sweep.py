@@ -192,7 +192,8 @@ def _site_b_case(world):
         tier=tier,
         complainant=Complainant(relation="family", name="王芳", phone="13900000000"),
         received_by=world.people["manager_b"],
-        now=FRIDAY_MORNING,
+        # Due first: the sweep's first attempt escalates it before site A fails.
+        now=FRIDAY_MORNING - 2 * MINUTE,
     )
 
 
@@ -236,5 +237,7 @@ def test_a_failing_clock_is_pushed_back_and_holds_back_no_other_clock_or_site(
     assert errors[0].startswith(f"Deadline {hospital.site.pk}/milestone/{broken_clock.pk} due")
     with tenant_context(world.site_b):
         assert other_site.milestones.get(code="dispatch").escalation_level == 1
+        # Told once as owner and once as the chain's role: the first attempt was undone.
         told = Notification.objects.filter(subject__contains="overdue")
         assert list(told.values_list("user", flat=True)) == [world.people["manager_b"].pk] * 2
+        assert other_site.timeline.filter(action="milestone_missed").count() == 1
