@@ -51,18 +51,25 @@ def staff(browser_site, django_db_blocker):
     return people
 
 
-def sign_in(browser, live_server_url, user, viewport, **options):
+def sign_in(browser, live_server_url, user, viewport, locale="en-GB", **options):
     context = browser.new_context(
-        base_url=live_server_url, viewport=viewport, locale="en-GB", **options
+        base_url=live_server_url, viewport=viewport, locale=locale, **options
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto("/accounts/login/")
     page.fill("input[name=username]", user.email)
     page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name=t(EN, "Log in")).click()
+    language = "zh-hans" if locale.startswith("zh") else EN
+    page.get_by_role("button", name=t(language, "Log in")).click()
     page.wait_for_load_state()
     return context, page
+
+
+def shoot(screenshot, page, name: str) -> None:
+    """A screenshot from the top: HTMX keeps the scroll position where the form was."""
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, name)
 
 
 def action(page, name: str):
@@ -131,7 +138,7 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
     page.get_by_label(t(EN, "Where it happened")).fill("Building 3, floor 5")
     page.locator("summary", has_text=t(EN, "Classify and dispatch now (optional)")).click()
     page.get_by_label(t(EN, "Tier")).select_option(label="Major complaint")
-    screenshot(page, "office-1-new-phone-case")
+    shoot(screenshot, page, "office-1-new-phone-case")
     page.get_by_role("button", name=t(EN, "Register case")).click()
     page.wait_for_url(re.compile(r"/office/cases/\d+/$"))
     case_path = page.url.split(live_server_url, 1)[1]
@@ -142,7 +149,7 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
     assert page.locator("#case-owner").inner_text() == "Fang Wang"  # first responder owns it
     timeline = page.locator("#timeline").inner_text()
     assert t(EN, "Registered") in timeline and "Fang Wang" in timeline
-    screenshot(page, "office-2-case-registered")
+    shoot(screenshot, page, "office-2-case-registered")
 
     # 2. On the ward round, the cleaning supervisor dispatches it to cleaning and replies.
     tablet, ward = sign_in(browser, live_server_url, staff["supervisor"], TABLET)
@@ -167,12 +174,12 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
         ward.locator("#action-reply").get_by_label(t(EN, "Decision"), exact=True).input_value()
         == "We apologise."
     )
-    screenshot(ward, "office-3-reply-refused")
+    shoot(screenshot, ward, "office-3-reply-refused")
     reply_in_writing(ward, "We apologise; the day shift is retrained and signs are checked hourly.")
     assert status_of(ward) == t(EN, "replied")
     width = ward.evaluate("document.documentElement.scrollWidth")
     assert width <= TABLET["width"], f"the case page is {width}px wide on the tablet"
-    screenshot(ward, "office-4-dispatched-and-replied")
+    shoot(screenshot, ward, "office-4-dispatched-and-replied")
 
     # 3. The call-back: the daughter is not satisfied, the case opens again.
     page.goto(case_path)
@@ -183,7 +190,7 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
     assert status_of(page) == t(EN, "open")
     assert page.locator("#case-flash").count() == 0  # no JavaScript: a plain post and redirect
     assert page.locator(".case-status").inner_text().count(t(EN, "re-opened once")) == 1
-    screenshot(page, "office-5-callback-reopened")
+    shoot(screenshot, page, "office-5-callback-reopened")
 
     # 4. A second reply; this time the call-back is satisfied.
     ward.goto(case_path)
@@ -217,7 +224,19 @@ def test_a_phone_complaint_from_the_call_to_the_managers_approval(
                  "Closing approved", "Closed"):  # fmt: skip
         assert t(EN, step) in timeline, step
     assert "Min Chen" in timeline
-    screenshot(manager, "office-6-approved-and-closed")
+    shoot(screenshot, manager, "office-6-approved-and-closed")
+    record = manager.locator("#record").inner_text()
+    assert "Spoke with the cleaner on duty" in record and "Verified with the family" in record
+
+    # The same page in Chinese, as most of the site's staff read it.
+    zh, chinese = sign_in(browser, live_server_url, staff["manager"], TABLET, locale="zh-CN")
+    chinese.goto(case_path)
+    chinese.locator("#language-switch").select_option("zh-hans")
+    chinese.locator("#language-switch + button").click()
+    expect(chinese.locator("#timeline-title")).to_have_text(t("zh-hans", "Timeline"))
+    assert t("zh-hans", "Closed") in chinese.locator("#timeline").inner_text()
+    shoot(screenshot, chinese, "office-7-closed-case-zh")
+    zh.close()
 
     # The printable sheet of the closed case, fetched by the browser from the page's link
     # (Playwright's own request client does not resolve *.localhost as chromium does).
