@@ -80,7 +80,7 @@ def _render_form(request, page, form, *, throttled: bool):
     from cms.pow import DIFFICULTY, new_challenge
 
     page = page or ComplaintFormPage.objects.live().first()
-    if page is None:
+    if page is None and not form.is_bound:
         raise Http404("This site has no complaint form.")
     # Every rendering carries a fresh challenge: a stamp pays for one submission only.
     if form.is_bound:
@@ -88,7 +88,12 @@ def _render_form(request, page, form, *, throttled: bool):
         form.data["pow_challenge"], form.data["pow_nonce"] = new_challenge(), ""
     else:
         form.initial["pow_challenge"] = new_challenge()
-    context = page.get_context(request)
+    if page is not None:
+        context = page.get_context(request)
+    else:  # unpublished while someone was typing: what they typed comes back all the same
+        from django.utils.translation import gettext as _
+
+        context = {"display_title": _("File a complaint online"), "display_intro": ""}
     context["form"] = form
     context["pow_difficulty"] = DIFFICULTY
     context["throttled"] = throttled

@@ -433,6 +433,8 @@ def test_an_unpublished_form_is_not_offered_but_a_complaint_already_typed_is_kep
     with tenant_context(public_site):
         ComplaintFormPage.objects.update(live=False)
     assert client.get(FORM, HTTP_HOST=HOST_A).status_code == 404
+    unfinished = file_complaint(client, {"account": "", "location": "急诊科门口"})
+    assert unfinished.status_code == 200 and "急诊科门口" in unfinished.content.decode()
     assert file_complaint(client).status_code == 302
     with tenant_context(public_site):
         assert cases_on_a() == 1
