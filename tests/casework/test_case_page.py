@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
 from casework.models import ReplyTemplate
-from casework.services import classify_case, dispatch_case
+from casework.services import classify_case, dispatch_case, reply_to_complainant
 from tests.conftest import HOST_A, HOST_B
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,12 @@ def test_the_people_complained_about_see_the_case_but_not_who_complained(hospita
     case = hospital.register()
     cleaner = hospital.staff["cleaner"]
     classify_case(case=case, by=hospital.staff["manager"], persons_complained_about=[cleaner])
+    reply_to_complainant(
+        case=case, by=hospital.staff["manager"], method="phone", decision="已向李娜女士致歉",
+        delay_reason="等待监控",
+    )  # fmt: skip
     html = page(client_for(cleaner), case).content.decode()
+    assert 'id="record"' not in html  # the replies' wording stays with those who may see it
     assert case.reference in html
     assert "李娜" not in html and "13812345678" not in html and "li.na@" not in html
     assert "***" in html and "hidden from you" in html

@@ -43,7 +43,7 @@ def text_of(pdf: bytes, tmp_path: Path) -> str:
 
 
 def sheet(user, case, host=HOST_A):
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the steps are named in the reader's language
     client.force_login(user)
     return client.get(f"/office/cases/{case.pk}/sheet.pdf", HTTP_HOST=host)
 
