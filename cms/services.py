@@ -16,7 +16,8 @@ _SITE_PAGES = (
 )
 
 
-@transaction.atomic
+# No savepoint inside a caller's transaction (create_site): a failure undoes it all anyway.
+@transaction.atomic(savepoint=False)
 def provision_site_pages(*, site, hostname: str) -> HomePage:
     """Give a freshly migrated (or cloned) schema its public pages and bind Wagtail's Site to
     the domain: the channels page (home), the complaint form and the tracking page.

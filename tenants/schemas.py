@@ -118,11 +118,19 @@ def schemas_behind(schemas: list[str]) -> list[str]:
 # --- The template schema ----------------------------------------------------------------------
 
 
+_template_current = False
+
+
 def ensure_template_schema(*, verbosity: int = 0) -> None:
     """Create or migrate the template schema if it is missing or behind the code (slow, once
-    per deploy; `migrate_schemas` normally does it)."""
+    per deploy; `migrate_schemas` normally does it). Once found current, a process does not
+    look again: the code it runs does not change, and migrations only move forward."""
+    global _template_current
     name = template_schema()
+    if _template_current:
+        return
     if schema_exists(name) and not schemas_behind([name]):
+        _template_current = True
         return
     from django.core.management import call_command
 
@@ -138,6 +146,7 @@ def ensure_template_schema(*, verbosity: int = 0) -> None:
         executor="standard",
     )
     connection.set_schema_to_public()
+    _template_current = True
 
 
 # --- Blueprints ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ transactional, so a failure leaves nothing behind)."""
 import logging
 import re
 from datetime import timedelta
+from functools import lru_cache
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -135,11 +136,23 @@ def create_site(
             if settings.SITE_SPARE_SCHEMAS:
                 transaction.on_commit(_top_up_spares, robust=True)
     except IntegrityError as error:
-        # Two onboardings raced for one slug or domain: the loser changes nothing.
-        raise ValidationError({"slug": _("This address is already taken.")}) from error
+        # Two onboardings raced for one slug or domain: the loser changes nothing and is told
+        # next to the field. Any other integrity error is a bug and goes up as it is.
+        connection.set_schema_to_public()
+        if Site.objects.filter(slug=slug).exists():
+            raise ValidationError({"slug": _("This address is already taken.")}) from error
+        if Domain.objects.filter(domain=host).exists():
+            raise ValidationError({"domain": _("This domain is already in use.")}) from error
+        raise
     finally:
         connection.set_schema_to_public()
     return site
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk on every call (50 ms).
+    return frozenset(available_timezones())
 
 
 def _default_template(kind: str) -> str | None:
@@ -176,7 +189,7 @@ def _validated_site(
         error("region", _("The region belongs to another firm."))
     if kind not in SiteKind.values:
         error("kind", _("Unknown kind of site."))
-    if time_zone not in available_timezones():
+    if time_zone not in _time_zones():
         error("time_zone", _("Unknown time zone."))
     known_languages = {code for code, _label in settings.LANGUAGES}
     if not languages or not set(languages) <= known_languages:
@@ -210,9 +223,6 @@ def _validated_site(
             for message in messages:
                 if message not in errors.get(field, []):
                     error(field, message)
-    if "slug" not in errors and Site.objects.filter(schema_name=site.schema_name).exists():
-        # "a-b" and "a_b" would share a schema; slugs have no underscore, but be sure.
-        error("slug", _("This address is already taken."))
     if errors:
         raise ValidationError(errors)
     return site

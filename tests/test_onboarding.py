@@ -285,3 +285,23 @@ def test_the_quick_configuration_and_pages_are_what_the_slow_ways_write(world):
         assert WagtailSite.objects.get().hostname == "north-hospital.localhost"
         home = provision_site_pages(site=site, hostname="north-hospital.localhost")
         assert Page.objects.count() == 4 and home.get_children().count() == 2
+
+
+def test_a_race_for_the_same_address_is_refused_next_to_the_field(world, monkeypatch):
+    """Two onboardings checked the same free address; the one that commits second is told
+    the address is taken, and leaves nothing."""
+    import tenants.services
+
+    checked = tenants.services._validated_site
+
+    def raced(**kwargs):
+        site = checked(**{**kwargs, "slug": "free-slug", "host": "free-slug.localhost"})
+        site.slug = "site-a"  # taken by the other onboarding after this one's check
+        return site
+
+    monkeypatch.setattr(tenants.services, "_validated_site", raced)
+    before = (Site.objects.count(), _schemas())
+    with pytest.raises(ValidationError) as error:
+        create_site(firm=world.firm, slug="site-a", name="X", kind="hospital")
+    assert "slug" in error.value.message_dict
+    assert (Site.objects.count(), _schemas()) == before

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -532,7 +533,6 @@ def _summary(path: Path, errors: list[str]) -> str:
     return f"Site template {path.name} is invalid ({count}):\n{lines}"
 
 
-@transaction.atomic
 def apply_template(*, code: str, directory: Path | None = None) -> None:
     """Write template `code` into the current site's schema (立项 needs these rows).
 
@@ -548,16 +548,17 @@ def apply_template(*, code: str, directory: Path | None = None) -> None:
             "apply_template writes a site's configuration: call it inside "
             "django_tenants.utils.tenant_context(site), not in the public schema"
         )
-    data = load_template(code, directory=directory)
-    if not (
-        SiteConfiguration.objects.exists()
-        or Department.objects.exists()
-        or Category.objects.exists()
-        or Tier.objects.exists()
-    ):
-        _insert_fresh(code, data)
-        return
+    data = _loaded(code, directory)
+    # Checked before anything is written; the writes are one transaction (no savepoint of
+    # their own inside a caller's: a failure there undoes the caller's work too).
+    with transaction.atomic(savepoint=False):
+        if _configuration_is_empty():
+            _insert_fresh(code, data)
+        else:
+            _update_rows(code, data)
 
+
+def _update_rows(code: str, data: dict) -> None:
     SiteConfiguration.objects.update_or_create(
         id=1, defaults={"template": code, **data["configuration"]}
     )
@@ -605,6 +606,29 @@ def apply_template(*, code: str, directory: Path | None = None) -> None:
             tier.save(update_fields=["upgrade_to"])
 
 
+def _loaded(code: str, directory: Path | None) -> dict:
+    """load_template, remembered per file and modification time: reading and checking a
+    template takes longer than writing it into a new site."""
+    path = template_path(code, directory=directory)
+    return _load_cached(code, str(directory) if directory else None, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(code: str, directory: str | None, _mtime: int) -> dict:
+    return load_template(code, directory=Path(directory) if directory else None)
+
+
+def _configuration_is_empty() -> bool:
+    """No configuration row at all (a new site): one statement for the four tables."""
+    tables = [m._meta.db_table for m in (SiteConfiguration, Department, Category, Tier)]
+    quote = connection.ops.quote_name
+    # Table names come from the models' metadata, never from input.
+    checks = " OR ".join(f"EXISTS (SELECT 1 FROM {quote(table)})" for table in tables)  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT NOT ({checks})")
+        return cursor.fetchone()[0]
+
+
 def _insert_fresh(code: str, data: dict) -> None:
     """A new site's configuration in about ten INSERTs (one per model and tree level) instead
     of one lookup and one write per row: the same rows `apply_template` writes one by one."""
@@ -634,20 +658,24 @@ def _insert_fresh(code: str, data: dict) -> None:
             is_active=True,
         ),
     )
-    for kind, nodes in data["categories"].items():
-        insert_tree(
-            Category,
-            nodes,
-            lambda node, parent, _position, kind=kind: Category(
-                kind=kind,
-                code=node["code"],
-                name=node["name"],
-                name_en=node["name_en"],
-                parent=parent,
-                is_valid_complaint=node["is_valid_complaint"],
-                is_active=True,
-            ),
-        )
+    # Both kinds' trees at once (one INSERT per level): each node carries its kind.
+    insert_tree(
+        Category,
+        [
+            {**node, "kind": kind, "children": _with_kind(node["children"], kind)}
+            for kind, nodes in data["categories"].items()
+            for node in nodes
+        ],
+        lambda node, parent, _position: Category(
+            kind=node["kind"],
+            code=node["code"],
+            name=node["name"],
+            name_en=node["name_en"],
+            parent=parent,
+            is_valid_complaint=node["is_valid_complaint"],
+            is_active=True,
+        ),
+    )
     tiers = Tier.objects.bulk_create(
         [
             Tier(
@@ -690,6 +718,12 @@ def _insert_fresh(code: str, data: dict) -> None:
             upgraded.append(by_code[spec["code"]])
     if upgraded:
         Tier.objects.bulk_update(upgraded, ["upgrade_to"])
+
+
+def _with_kind(nodes: list, kind: str) -> list:
+    return [
+        {**node, "kind": kind, "children": _with_kind(node["children"], kind)} for node in nodes
+    ]
 
 
 def _apply_departments(nodes: list, *, parent: Department | None) -> None:
