@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from casework.views import case, configuration, home, queue  # noqa: F401
+from casework.views import case, configuration, home, queue
 
 urlpatterns = [
     path("", home.office_home, name="office-home"),
