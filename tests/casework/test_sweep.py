@@ -99,6 +99,24 @@ def test_catching_up_on_many_clocks_at_once_gives_the_history_of_every_minute(ho
     }
 
 
+def test_the_lead_departments_supervisor_alone_is_told_for_the_supervisor_level(hospital):
+    staff = hospital.staff
+    led = hospital.register(lead_department=hospital.departments["clean"])
+    unled = hospital.register()
+    sweep_deadlines(now=FRIDAY_MORNING + 11 * MINUTE)  # both dispatch clocks, level 1
+
+    def told(case):
+        notices = Notification.objects.filter(case=case, subject__contains="dispatch overdue")
+        return sorted(notices.values_list("user", flat=True))
+
+    def people(*keys):
+        return sorted(staff[key].pk for key in keys)
+
+    # Not the site's other department supervisor (the cleaner) when the case has a lead.
+    assert told(led) == people("reception", "supervisor")
+    assert told(unled) == people("reception", "supervisor", "cleaner")
+
+
 def test_a_sites_statements_do_not_grow_with_the_number_of_clocks_due(hospital):
     _, one = _swept(hospital, cases=1, minutes=[11])
     _, six = _swept(hospital, cases=6, minutes=[16])
