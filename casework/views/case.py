@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from casework import services
@@ -272,7 +272,7 @@ def _put_errors(form, error: services.CaseworkError) -> None:
 # --- The page ---------------------------------------------------------------------------------
 
 EVENT_LABELS = {
-    "registered": gettext_lazy("Registered"),
+    "registered": pgettext_lazy("timeline event", "Registered"),
     "resolved_at_contact": gettext_lazy("Resolved at contact"),
     "classified": gettext_lazy("Classified"),
     "dispatched": gettext_lazy("Dispatched"),
