@@ -32,16 +32,18 @@ def site_calendar(*, configuration: SiteConfiguration | None = None) -> SiteCale
 
 # What every intake reads and staff rarely change: the configuration, the calendar, and the
 # least severe tier with its clocks' rules. Kept per process and schema, and trusted only
-# while one cheap statement says the rows are the very ones it was read from: every insert,
-# update or delete gives a row a new xmin (the writing transaction's id), and a rolled-back
-# write leaves the old rows, so a change is seen at once, in every process, however it was
-# made (ORM, .update(), SQL), and never through a cache of some other transaction's state.
+# while one cheap statement says the rows are the very ones it was read from: every insert or
+# update writes a new row version, with the writing transaction's id (xmin) and at a new place
+# (ctid; a transaction updating the same row twice keeps its xmin, never its ctid), a delete
+# removes one, and a rolled-back write leaves the old versions. So a change is seen at once, in
+# every process, however it was made (ORM, .update(), SQL), and never through a cache of some
+# other transaction's state.
 _INTAKE_FINGERPRINT = (
     "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
-    " SELECT 'c' || xmin::text AS x FROM casework_siteconfiguration"
-    " UNION ALL SELECT 'd' || xmin::text FROM casework_calendarday"
-    " UNION ALL SELECT 't' || xmin::text FROM casework_tier"
-    " UNION ALL SELECT 'r' || xmin::text FROM casework_milestonerule) AS rows_now"
+    " SELECT 'c' || xmin::text || ctid::text AS x FROM casework_siteconfiguration"
+    " UNION ALL SELECT 'd' || xmin::text || ctid::text FROM casework_calendarday"
+    " UNION ALL SELECT 't' || xmin::text || ctid::text FROM casework_tier"
+    " UNION ALL SELECT 'r' || xmin::text || ctid::text FROM casework_milestonerule) AS rows_now"
 )
 _intake_reads: dict[tuple[str, str], tuple[str, tuple]] = {}
 
