@@ -913,6 +913,7 @@ def decide_extension(
     )
     case = _lock(extension.milestone.case)
     _require_role(by, {case.tier.extension_approver_role}, _("decide this extension"))
+    _require_open(case)
     if extension.approved is not None:
         raise CaseworkError(_("This extension was already decided."))
     extension.approved, extension.decided_by, extension.decided_at = approve, by, now
@@ -996,6 +997,8 @@ def approve_compensation(
     now = now or timezone.now()
     roles = _require_staff(by)
     compensation = Compensation.objects.select_for_update().get(pk=compensation.pk)
+    case = _lock(compensation.case)
+    _require_open(case)
     if compensation.approved_at is not None:
         raise CaseworkError(_("This compensation is already approved."))
     if compensation.amount > _compensation_limit(roles, site_configuration().compensation_limits):
@@ -1003,7 +1006,7 @@ def approve_compensation(
     compensation.approved_by, compensation.approved_at = by, now
     compensation.save(update_fields=["approved_by", "approved_at"])
     _record(
-        compensation.case,
+        case,
         actor=by,
         action="compensation_approved",
         at=now,

@@ -1,0 +1,91 @@
+"""Rules the services enforce whoever calls them (the case page is only one caller)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import translation
+
+from casework.models import CaseStatus, Compensation, Extension
+from casework.services import (
+    CaseworkError,
+    approve_compensation,
+    close_case,
+    decide_extension,
+    dispatch_case,
+    log_contact,
+    record_compensation,
+    reply_to_complainant,
+    request_extension,
+)
+from tests.casework.conftest import FRIDAY_MORNING
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    with translation.override("en"):
+        yield
+
+
+def _closed_with_pending_decisions(hospital):
+    """A case closed while an extension and a large compensation still await a decision."""
+    staff = hospital.staff
+    case = hospital.register()
+    reply = case.milestones.get(code="reply")
+    extension = request_extension(
+        milestone=reply,
+        by=staff["reception"],
+        new_due_at=reply.due_at + timedelta(days=2),
+        reason="需厂家检测电梯",
+        now=FRIDAY_MORNING,
+    )
+    compensation = record_compensation(
+        case=case,
+        by=staff["supervisor"],
+        amount=Decimal("3000"),
+        description="医药费",
+        now=FRIDAY_MORNING,
+    )
+    at = FRIDAY_MORNING + HOUR
+    dispatch_case(
+        case=case, by=staff["reception"], department=hospital.departments["clean"], now=at
+    )
+    log_contact(case=case, by=staff["supervisor"], method="phone", summary="已致电道歉", now=at)
+    reply_to_complainant(
+        case=case, by=staff["supervisor"], method="phone", decision="已培训保洁员", now=at
+    )
+    close_case(case=case, by=staff["reception"], now=FRIDAY_MORNING + 2 * HOUR)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
+    return case, extension, compensation
+
+
+def test_an_extension_of_a_closed_case_cannot_be_decided(hospital):
+    case, extension, _ = _closed_with_pending_decisions(hospital)
+    due_at = case.milestones.get(code="reply").due_at
+    events = case.timeline.count()
+    with pytest.raises(CaseworkError, match="is closed"):
+        decide_extension(
+            extension=extension,
+            by=hospital.staff["project"],
+            approve=True,
+            now=FRIDAY_MORNING + 3 * HOUR,
+        )
+    extension = Extension.objects.get(pk=extension.pk)
+    assert extension.approved is None and extension.decided_by is None
+    assert case.milestones.get(code="reply").due_at == due_at
+    assert case.timeline.count() == events
+
+
+def test_compensation_of_a_closed_case_cannot_be_approved(hospital):
+    case, _, compensation = _closed_with_pending_decisions(hospital)
+    events = case.timeline.count()
+    with pytest.raises(CaseworkError, match="is closed"):
+        approve_compensation(
+            compensation=compensation, by=hospital.staff["project"], now=FRIDAY_MORNING
+        )
+    compensation = Compensation.objects.get(pk=compensation.pk)
+    assert compensation.approved_at is None and compensation.approved_by is None
+    assert case.timeline.count() == events
