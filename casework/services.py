@@ -1171,6 +1171,34 @@ def link_cases(
 
 
 @transaction.atomic
+def attach_file(
+    *, case: Case, by: User, upload, note: str = "", now: datetime | None = None
+) -> list:
+    """Staff attach a photo or document (or the few chosen together, `upload` a list) to a
+    case, through the complainant's checked upload path (`casework.public.attach_files`: type
+    read from the content, images re-encoded without their metadata). A bad file stores
+    nothing; one timeline event names the files."""
+    from casework.public import attach_files
+
+    now = now or timezone.now()
+    _require_staff(by)
+    case = _lock(case)  # a closed case still takes files: evidence may come after closing
+    uploads = [upload] if hasattr(upload, "read") else list(upload or [])
+    if not uploads:
+        raise CaseworkError({"attachments": _("Choose at least one file.")})
+    files = attach_files(case=case, uploads=uploads, by=by, now=now)
+    _record(
+        case,
+        actor=by,
+        action="files_attached",
+        at=now,
+        note=note.strip(),
+        after={"files": [f.original_name for f in files]},
+    )
+    return files
+
+
+@transaction.atomic
 def approve_closure(
     *, case: Case, by: User, kind: str, note: str, now: datetime | None = None
 ) -> Approval:

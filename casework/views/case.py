@@ -174,9 +174,7 @@ def _link(data, case, user):
 
 
 def _attach(data, case, user):
-    from casework.staff_files import attach_staff_files
-
-    files = attach_staff_files(case=case, by=user, uploads=data["attachments"], note=data["note"])
+    files = services.attach_file(case=case, by=user, upload=data["attachments"], note=data["note"])
     return _("%(count)s file(s) attached.") % {"count": len(files)}
 
 
