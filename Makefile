@@ -26,7 +26,7 @@ run: seed
 # Debian packages that the browser tests (tests/browser, Playwright driving Debian's chromium)
 # and the PDF-reading tests need. Installed only when missing, and only as root with apt-get
 # (as in CI); anywhere else those tests are skipped with a message saying why.
-SYSTEM_PACKAGES := chromium poppler-utils zbar-tools fonts-noto-cjk
+SYSTEM_PACKAGES := chromium poppler-utils poppler-data zbar-tools fonts-noto-cjk
 
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
