@@ -72,6 +72,7 @@ from tenants.services import create_firm  # noqa: E402
 
 def build() -> None:
     started = time.perf_counter()
+    schemas.ensure_template_schema()
     firm = create_firm(name="Bench firm", slug="bench")
     rows = []
     for number in range(SITES):
@@ -110,7 +111,10 @@ def noop() -> float:
 
 def stock(sample: list[str]) -> float:
     """django-tenants' standard executor, unfiltered: Django's migrate in each schema."""
-    options = {"verbosity": 0, "interactive": False, "database": "default"}
+    from django_tenants.management.commands.migrate_schemas import Command
+
+    parser = Command().create_parser("manage.py", "migrate_schemas")
+    options = vars(parser.parse_args(["--tenant", "--noinput", "-v", "0"]))
     executor = StandardExecutor([], options)
     started = time.perf_counter()
     executor.run_migrations(tenants=list(sample))
