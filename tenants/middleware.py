@@ -24,6 +24,9 @@ from tenants.models import Domain
 _MAX_ENTRIES = 10_000
 _sites_by_host: dict[str, tuple[float, object]] = {}
 _NOT_FOUND = object()
+# An unknown host is remembered only briefly: a site onboarded in another process must answer
+# on its new domain at once, while a flood of made-up hosts still costs one query a second.
+_MISS_SECONDS = 1.0
 
 
 def forget_cached_sites() -> None:
@@ -46,10 +49,10 @@ def site_for_host(hostname: str):
         site.domain_url = hostname
     if len(_sites_by_host) >= _MAX_ENTRIES:
         _sites_by_host.clear()
-    _sites_by_host[hostname] = (
-        now + settings.TENANT_CACHE_SECONDS,
-        _NOT_FOUND if site is None else site,
-    )
+    if site is None:
+        _sites_by_host[hostname] = (now + _MISS_SECONDS, _NOT_FOUND)
+    else:
+        _sites_by_host[hostname] = (now + settings.TENANT_CACHE_SECONDS, site)
     return site
 
 

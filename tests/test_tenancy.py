@@ -126,11 +126,21 @@ def test_a_site_admin_publishes_their_sites_page_and_nothing_more(client, world)
     login(client, admin, HOST_A)
     edit = f"/cms-admin/pages/{home.pk}/edit/"
     assert client.get(edit, HTTP_HOST=HOST_A).status_code == 200
-    response = client.post(edit, {
-        "title": "甲医院", "slug": "home", "title_en": "Hospital A",
-        "intro": "服务中心位于门诊楼一楼", "intro_en": "", "channels-count": "0",
-        "privacy_notice": "", "privacy_notice_en": "", "action-publish": "action-publish",
-    }, HTTP_HOST=HOST_A)
+    response = client.post(
+        edit,
+        {
+            "title": "甲医院",
+            "slug": "home",
+            "title_en": "Hospital A",
+            "intro": "服务中心位于门诊楼一楼",
+            "intro_en": "",
+            "channels-count": "0",
+            "privacy_notice": "",
+            "privacy_notice_en": "",
+            "action-publish": "action-publish",
+        },
+        HTTP_HOST=HOST_A,
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert "服务中心位于门诊楼一楼" in client.get("/", HTTP_HOST=HOST_A).content.decode()
 
@@ -159,11 +169,13 @@ def test_a_warm_request_costs_no_query_to_find_its_site(client, world, django_as
 
 def test_a_role_needs_the_scope_it_belongs_to(world):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=world.people["outsider"], role=Role.RECEPTIONIST,
-                                  firm=world.firm)
+        Membership.objects.create(
+            user=world.people["outsider"], role=Role.RECEPTIONIST, firm=world.firm
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=world.people["outsider"], role=Role.FIRM_ADMIN,
-                                  site=world.site_a)
+        Membership.objects.create(
+            user=world.people["outsider"], role=Role.FIRM_ADMIN, site=world.site_a
+        )
 
 
 def test_pages_speak_chinese_by_default_and_english_when_switched(client, world):
@@ -206,3 +218,19 @@ def test_managers_are_warned_when_next_years_holidays_are_not_known(client, worl
     client.logout()
     login(client, world.people["reception_a"], HOST_A)
     assert f"{gap:%Y-%m-%d}" not in client.get("/office/", HTTP_HOST=HOST_A).content.decode()
+
+
+def test_a_new_domain_answers_within_a_second_in_a_process_that_missed_it(world, monkeypatch):
+    """Another process onboarded the site (no signal reaches this one): the miss it cached
+    before the domain existed must not hide the new site for TENANT_CACHE_SECONDS."""
+    import time
+
+    from tenants import middleware
+
+    assert middleware.site_for_host("new-wing.localhost") is None
+    Domain.objects.bulk_create([Domain(domain="new-wing.localhost", tenant=world.site_a)])
+    assert middleware.site_for_host("new-wing.localhost") is None  # still the cached miss
+
+    later = time.monotonic() + 1.5
+    monkeypatch.setattr(middleware.time, "monotonic", lambda: later)
+    assert middleware.site_for_host("new-wing.localhost") == world.site_a
