@@ -40,7 +40,7 @@ from casework.models import (
     TimelineEvent,
 )
 from casework.selectors import intake_reads, site_calendar, site_configuration
-from tenants.models import Deadline, Membership, Role, Site, User
+from tenants.models import SITE_ROLES, Deadline, Membership, Role, Site, User
 from tenants.selectors import site_roles
 
 
@@ -350,11 +350,18 @@ def _lock(case: Case) -> Case:
     )
 
 
-def _require_staff(user: User) -> frozenset[str]:
+def _require_staff(user: User, *, handling: bool = True) -> frozenset[str]:
+    """The user's roles on this site. The oversight roles (the region's manager, the firm's
+    admins) count for reading only (`handling=False`): handling takes a role of the site
+    itself, and only those are returned, so an oversight role never lends its limits."""
     roles = site_roles(user=user, site=_current_site())
     if not roles:
         raise CaseworkError(_("Only staff of this site can do this."))
-    return roles
+    if not handling:
+        return roles
+    if not roles & SITE_ROLES:
+        raise CaseworkError(_("Oversight roles see this site's cases but do not handle them."))
+    return roles & SITE_ROLES
 
 
 def _require_role(user: User, allowed, what: str) -> None:
@@ -549,7 +556,7 @@ def save_queue_filter(*, owner: User, name: str, query: str):
         raise CaseworkError({"name": _("Give the filter a name.")})
     if len(name) > 80 or len(query) > 500:
         raise CaseworkError({"name": _("The name or the filter is too long.")})
-    _require_staff(owner)
+    _require_staff(owner, handling=False)  # a saved search is the reader's own record
     saved, _created = SavedFilter.objects.update_or_create(
         owner=owner, name=name, defaults={"query": query}
     )

@@ -89,3 +89,47 @@ def test_compensation_of_a_closed_case_cannot_be_approved(hospital):
     compensation = Compensation.objects.get(pk=compensation.pk)
     assert compensation.approved_at is None and compensation.approved_by is None
     assert case.timeline.count() == events
+
+
+# --- Oversight roles read, they do not handle ----------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["regional_east", "firm_admin"])
+def test_an_oversight_role_cannot_handle_a_case_through_the_services(hospital, world, who):
+    case = hospital.register()
+    events, lead = case.timeline.count(), case.lead_department_id
+    with pytest.raises(CaseworkError, match="do not handle"):
+        dispatch_case(
+            case=case,
+            by=world.people[who],
+            department=hospital.departments["clean"],
+            now=FRIDAY_MORNING,
+        )
+    case.refresh_from_db()
+    assert case.lead_department_id == lead and case.timeline.count() == events
+
+
+def test_an_oversight_role_lends_no_approval_limit_to_a_site_role(hospital, world):
+    """A regional manager who also works the site's reception approves only what the
+    receptionist may: the region's compensation limit does not count here."""
+    from casework.models import SiteConfiguration
+    from tenants.models import Role
+    from tenants.services import grant_role
+
+    manager = world.people["regional_east"]
+    grant_role(user=manager, role=Role.RECEPTIONIST, site=hospital.site)
+    SiteConfiguration.objects.filter(id=1).update(
+        compensation_limits={Role.RECEPTIONIST: 100, Role.REGIONAL_MANAGER: 10000}
+    )
+    case = hospital.register()
+    compensation = record_compensation(
+        case=case,
+        by=hospital.staff["supervisor"],
+        amount=Decimal("3000"),
+        description="医药费",
+        now=FRIDAY_MORNING,
+    )
+    with pytest.raises(CaseworkError, match="above what you may approve"):
+        approve_compensation(compensation=compensation, by=manager, now=FRIDAY_MORNING)
+    assert Compensation.objects.get(pk=compensation.pk).approved_at is None
+
