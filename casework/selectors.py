@@ -76,19 +76,28 @@ def intake_reads() -> tuple[SiteConfiguration, SiteCalendar, object]:
 MASK = "***"
 
 
-def may_see_complainant(*, user, case) -> bool:
+def may_see_complainant(*, user, case, roles: frozenset[str] | None = None) -> bool:
     """Staff of the site see who complained and how to reach them, except the people the
-    complaint is about (seed 004: never shown to them, never disclosed without consent)."""
+    complaint is about (seed 004: never shown to them, never disclosed without consent).
+    `roles`: the user's roles here when the caller has them already (no second lookup)."""
     from tenants.selectors import site_roles
 
-    if not site_roles(user=user, site=connection.tenant):
+    if roles is None:
+        roles = site_roles(user=user, site=connection.tenant)
+    if not roles:
         return False
+    # The case page prefetches the people complained about: no query of its own then.
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("persons_complained_about")
+    if prefetched is not None:
+        return all(person.pk != user.pk for person in prefetched)
     return not case.persons_complained_about.filter(pk=user.pk).exists()
 
 
-def complainant_details(*, user, case) -> dict[str, str]:
-    """The complainant panel as `user` may see it: masked for those who may not."""
-    visible = may_see_complainant(user=user, case=case)
+def complainant_details(*, user, case, visible: bool | None = None) -> dict[str, str]:
+    """The complainant panel as `user` may see it: masked for those who may not. `visible`:
+    `may_see_complainant` when the caller has computed it already."""
+    if visible is None:
+        visible = may_see_complainant(user=user, case=case)
     details = {
         "name": case.complainant_name,
         "phone": case.complainant_phone,
@@ -430,13 +439,16 @@ def case_for_page(*, case_id: int):
     )
 
 
-def case_timeline(*, case, user) -> list:
+def case_timeline(*, case, user, visible: bool | None = None) -> list:
     """Every event of the case, oldest first, with who did it. The people complained about
-    see the events but not the notes, which may name or quote the complainant."""
+    see the events but not the notes, which may name or quote the complainant. `visible`:
+    `may_see_complainant` when the caller has computed it already."""
     from casework.models import TimelineEvent
 
     events = list(TimelineEvent.objects.filter(case=case).select_related("actor"))
-    if not may_see_complainant(user=user, case=case):
+    if visible is None:
+        visible = may_see_complainant(user=user, case=case)
+    if not visible:
         for event in events:
             event.note = MASK if event.note else ""
     return events

@@ -2,7 +2,10 @@
 case's own milestones, extensions and compensations; every rule of the domain is checked by
 the service the view calls (casework.services), whose errors are put back on these forms."""
 
+from functools import cached_property
+
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from casework.models import (
@@ -61,14 +64,88 @@ def active_departments():
     return Department.objects.filter(is_active=True)
 
 
+class PageChoices:
+    """What several forms of one case page offer (departments, staff, tiers, categories), each
+    read once for all of them and only when a form shows it. The forms still validate what is
+    posted against their own querysets."""
+
+    def __init__(self, *, site):
+        self.site = site
+
+    @cached_property
+    def departments(self) -> list:
+        """Every department, retired ones too (the timeline names them)."""
+        return list(Department.objects.all())
+
+    @cached_property
+    def active_departments(self) -> list:
+        return [d for d in self.departments if d.is_active]
+
+    @cached_property
+    def staff(self) -> list:
+        return list(site_staff_users(self.site))
+
+    @cached_property
+    def tiers(self) -> list:
+        return list(Tier.objects.all())
+
+    @cached_property
+    def _categories(self) -> list:
+        kinds = (CategoryKind.NATURE, CategoryKind.CONTENT)
+        return list(Category.objects.filter(kind__in=kinds, is_active=True))
+
+    def categories(self, kind: str) -> list:
+        return [c for c in self._categories if c.kind == kind]
+
+
+class _ListedChoices(ModelChoiceIterator):
+    """A model choice field's options from objects already read, instead of a query per
+    field."""
+
+    def __init__(self, field, objects):
+        super().__init__(field)
+        self.objects = objects
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.objects:
+            yield self.choice(obj)
+
+    def __len__(self):
+        return len(self.objects) + (self.field.empty_label is not None)
+
+    def __bool__(self):
+        return self.field.empty_label is not None or bool(self.objects)
+
+
+# Django's own markup, one template per widget instead of one per option.
+_WIDGET_TEMPLATES = {
+    forms.Select: "casework/widgets/select.html",
+    forms.CheckboxSelectMultiple: "casework/widgets/checkbox_select.html",
+}
+
+
 class CaseActionForm(forms.Form):
     """A form of the case page: knows its case and the site, to offer only what belongs to
-    them."""
+    them. `choices`: the page's shared `PageChoices` (one is made for a form alone)."""
 
-    def __init__(self, *args, case: Case, site, **kwargs):
+    template_name_div = "casework/case/form.html"
+
+    def __init__(self, *args, case: Case, site, choices: PageChoices | None = None, **kwargs):
         self.case, self.site = case, site
+        self.choices = choices or PageChoices(site=site)
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            template = _WIDGET_TEMPLATES.get(type(field.widget))
+            if template:
+                field.widget.template_name = template
+
+    def offer(self, name: str, objects) -> None:
+        """Show `objects` (already read) as the options of the model choice field `name`."""
+        field = self.fields[name]
+        field.widget.choices = _ListedChoices(field, objects)
 
 
 class ClassifyForm(CaseActionForm):
@@ -99,6 +176,12 @@ class ClassifyForm(CaseActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["persons_complained_about"].queryset = site_staff_users(self.site)
+        choices = self.choices
+        self.offer("tier", choices.tiers)
+        self.offer("nature", choices.categories(CategoryKind.NATURE))
+        self.offer("content", choices.categories(CategoryKind.CONTENT))
+        self.offer("cooperating_departments", choices.active_departments)
+        self.offer("persons_complained_about", choices.staff)
         if not self.is_bound:
             case = self.case
             self.initial.update(
@@ -115,6 +198,7 @@ class DispatchForm(CaseActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.offer("department", self.choices.active_departments)
         if not self.is_bound:
             self.initial["department"] = self.case.lead_department_id
 
@@ -124,6 +208,10 @@ class HandoverForm(CaseActionForm):
     note = forms.CharField(
         label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer("to_department", self.choices.active_departments)
 
 
 class AcceptHandoverForm(CaseActionForm):
@@ -147,6 +235,7 @@ class ContactForm(CaseActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["second_staff"].queryset = site_staff_users(self.site)
+        self.offer("second_staff", self.choices.staff)
 
 
 class PauseForm(CaseActionForm):
@@ -208,6 +297,14 @@ class MilestoneChoice(forms.ModelChoiceField):
         return obj.rule.display_name
 
 
+def _running(case) -> list:
+    """The case's clocks still running, from the milestones (with their rules) the case page
+    prefetched, in the order of the field's queryset."""
+    return [
+        m for m in case.milestones.all() if m.met_at is None and m.state != MilestoneState.CANCELLED
+    ]
+
+
 class ExtensionForm(CaseActionForm):
     milestone = MilestoneChoice(label=_("Clock"), queryset=None)
     new_due_at = forms.DateTimeField(
@@ -223,6 +320,7 @@ class ExtensionForm(CaseActionForm):
             .exclude(state=MilestoneState.CANCELLED)
             .select_related("rule")
         )
+        self.offer("milestone", _running(self.case))
 
 
 class ExtensionChoice(forms.ModelChoiceField):
@@ -271,6 +369,8 @@ class CompensationApproveForm(CaseActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["compensation"].queryset = self.case.compensations.filter(approved_at=None)
+        # The case page has the case's compensations prefetched already.
+        self.offer("compensation", [c for c in self.case.compensations.all() if not c.approved_at])
 
 
 class CallbackForm(CaseActionForm):
@@ -362,3 +462,4 @@ class CompleteMilestoneForm(CaseActionForm):
             .exclude(state=MilestoneState.CANCELLED)
             .select_related("rule")
         )
+        self.offer("milestone", [m for m in _running(self.case) if m.rule.met_by == MetBy.MANUAL])

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -246,8 +246,8 @@ ACTIONS: dict[str, Action] = {
 del f
 
 
-def _form(request, name: str, case: Case, data=None, files=None):
-    extra = {}
+def _form(request, name: str, case: Case, data=None, files=None, choices=None):
+    extra = {"choices": choices} if choices is not None else {}
     if name == "reply" and data is None:
         template_id = request.GET.get("reply_template", "")
         if template_id.isdigit():
@@ -341,6 +341,8 @@ def _render_page(request, case: Case, *, bound=None, status: int = 200):
     roles = current_site_roles(request)
     allowed = available_actions(case=case, user=request.user, roles=roles)
     failed = bound[0] if bound else None
+    # Read once for every form and the timeline: departments, staff, tiers, categories.
+    choices = case_forms.PageChoices(site=request.tenant)
     actions = []
     for name, action in ACTIONS.items():
         if name not in allowed and name != failed:
@@ -349,20 +351,21 @@ def _render_page(request, case: Case, *, bound=None, status: int = 200):
             {
                 "name": name,
                 "title": action.title,
-                "form": bound[1] if name == failed else _form(request, name, case),
+                "form": bound[1] if name == failed else _form(request, name, case, choices=choices),
                 "open": name == failed or (name == "reply" and "reply_template" in request.GET),
+                "url": reverse(f"case-{name}", args=[case.pk]),
             }
         )
-    departments = {d.pk: d.display_name for d in Department.objects.all()}
-    events = case_timeline(case=case, user=request.user)
+    departments = {d.pk: d.display_name for d in choices.departments}
+    visible = may_see_complainant(user=request.user, case=case, roles=roles)
+    events = case_timeline(case=case, user=request.user, visible=visible)
     for event in events:
         event.label = event_label(event.action)
         event.detail = event_detail(event, departments)
-    visible = may_see_complainant(user=request.user, case=case)
     pending = next((h for h in case.handovers.all() if h.accepted_at is None), None)
     context = {
         "case": case,
-        "complainant": complainant_details(user=request.user, case=case),
+        "complainant": complainant_details(user=request.user, case=case, visible=visible),
         "may_see_complainant": visible,
         "milestones": sorted(case.milestones.all(), key=lambda m: m.due_at),
         "events": events,
