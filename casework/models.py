@@ -136,6 +136,9 @@ class MilestoneRule(Named):
         help_text=_("Roles told when the clock runs out, one level per further miss."),
     )
     position = models.PositiveSmallIntegerField(default=0)
+    # A clock cases have used stays in their history (their milestones point at it): it is
+    # retired, not deleted, and starts on no new case.
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("milestone rule")

@@ -395,6 +395,7 @@ def published_time_limits() -> list[dict]:
             "milestones": [
                 {"name": rule.display_name, "limit": describe_duration(rule.amount, rule.unit)}
                 for rule in tier.milestone_rules.all()
+                if rule.active  # a retired clock is promised no more
             ],
         }
         for tier in tiers
@@ -534,7 +535,7 @@ def preview_deadlines(*, tier, at=None, overrides: dict | None = None, calendar=
     calendar = calendar or site_calendar()
     at = timezone.localtime(at or timezone.now(), calendar.tz)
     rows = []
-    for rule in tier.milestone_rules.order_by("position", "pk"):
+    for rule in tier.milestone_rules.filter(active=True).order_by("position", "pk"):
         amount, unit = (overrides or {}).get(rule.pk, (rule.amount, rule.unit))
         try:
             due = calendar.add(at, amount, unit)

@@ -221,7 +221,7 @@ def _start_clocks(
     system tells the managers when the case enters the tier.
     """
     calendar = calendar or site_calendar()
-    wanted = {rule.code: rule for rule in case.tier.milestone_rules.all()}
+    wanted = _wanted_rules(case.tier)
     if new:
         _start_new_clocks(case, wanted.values(), since=since, now=now, calendar=calendar)
         return
@@ -235,19 +235,31 @@ def _start_clocks(
         milestone = existing.get(code) or Milestone(case=case, code=code)
         if milestone.met_at is not None:
             continue
-        milestone.rule = rule
-        milestone.due_at = calendar.add(since, rule.amount, rule.unit)
-        milestone.state = MilestoneState.OPEN
-        milestone.escalation_level = 0
-        milestone.escalated_at = None
-        if rule.met_by == MetBy.REGISTRATION or rule.met_by == MetBy.REPORT:
-            milestone.state, milestone.met_at = MilestoneState.MET, now
+        _restart(milestone, rule, since=since, now=now, calendar=calendar)
         milestone.save()
         if milestone.state == MilestoneState.OPEN and case.paused_at is None:
             _index(Deadline.Kind.MILESTONE, milestone.pk, milestone.due_at)
         if rule.met_by == MetBy.REPORT:
             _report(case, rule, now=now)
     _schedule_upgrade(case, calendar=calendar)
+
+
+def _wanted_rules(tier: Tier) -> dict:
+    """The tier's clocks that start on cases, by code. A retired one starts on none; filtered
+    here rather than in SQL so that a prefetch of the tier's rules serves it."""
+    return {rule.code: rule for rule in tier.milestone_rules.all() if rule.active}
+
+
+def _restart(milestone: Milestone, rule, *, since: datetime, now: datetime, calendar) -> None:
+    """Give an unmet milestone `rule` and its due time counted from `since` (not saved).
+    Registration and report clocks are met at once."""
+    milestone.rule = rule
+    milestone.due_at = calendar.add(since, rule.amount, rule.unit)
+    milestone.state = MilestoneState.OPEN
+    milestone.escalation_level = 0
+    milestone.escalated_at = None
+    if rule.met_by == MetBy.REGISTRATION or rule.met_by == MetBy.REPORT:
+        milestone.state, milestone.met_at = MilestoneState.MET, now
 
 
 def _start_new_clocks(case: Case, rules, *, since, now, calendar) -> None:
@@ -297,21 +309,7 @@ def _schedule_upgrade(
     case: Case, *, calendar: SiteCalendar | None = None, new: bool = False
 ) -> None:
     """A valid complaint unresolved for the tier's period is upgraded automatically."""
-    tier = case.tier
-    wants = (
-        case.status != CaseStatus.CLOSED
-        and case.nature is not None
-        and case.nature.is_valid_complaint
-        and tier.upgrade_after_days
-        and tier.upgrade_to_id
-    )
-    due = (
-        (calendar or site_calendar()).add(
-            case.registered_at, tier.upgrade_after_days, "calendar_days"
-        )
-        if wants
-        else None
-    )
+    due = _upgrade_due(case, calendar=calendar)
     if case.upgrade_due_at != due:
         case.upgrade_due_at = due
         case.save(update_fields=["upgrade_due_at"])
@@ -320,6 +318,22 @@ def _schedule_upgrade(
             _unindex(Deadline.Kind.UPGRADE, [case.pk])
     else:
         _index(Deadline.Kind.UPGRADE, case.pk, due)
+
+
+def _upgrade_due(case: Case, *, calendar: SiteCalendar | None = None) -> datetime | None:
+    tier = case.tier
+    wants = (
+        case.status != CaseStatus.CLOSED
+        and case.nature is not None
+        and case.nature.is_valid_complaint
+        and tier.upgrade_after_days
+        and tier.upgrade_to_id
+    )
+    if not wants:
+        return None
+    return (calendar or site_calendar()).add(
+        case.registered_at, tier.upgrade_after_days, "calendar_days"
+    )
 
 
 def _meet(case: Case, met_by: str, *, now: datetime) -> list[str]:
@@ -2068,35 +2082,70 @@ def retire_milestone_rule(
     now: datetime | None = None,
 ) -> None:
     """Take a clock off its tier. A rule no case has used is removed; one that cases have used
-    stays in their history (their milestones point at it), so it cannot be taken off while
-    they exist: the admin is told so and nothing changes."""
+    stays in their history (their milestones point at it), so it is retired instead
+    (`active=False`): it starts on no new case, and the open cases keep their clock unless
+    the change is applied to them. `restore_milestone_rule` brings a retired one back."""
     from casework.models import MilestoneRule
 
     now = now or timezone.now()
     _require_site_admin(by)
     rule = MilestoneRule.objects.select_for_update().select_related("tier").get(pk=rule.pk)
-    if Milestone.objects.filter(rule=rule).exists():
-        raise CaseworkError(
-            _(
-                "Cases have used this clock, and their history keeps it: change its duration "
-                "instead, or leave it."
-            )
-        )
+    if not rule.active:
+        raise CaseworkError(_("This clock is retired already."))
     before = {"tier": rule.tier.code, "code": rule.code, **_state(rule, RULE_FIELDS)}
     tier, pk = rule.tier, rule.pk
-    rule.delete()
-    rule.pk = pk
+    kept = Milestone.objects.filter(rule=rule).exists()
+    if kept:
+        rule.active = False
+        rule.save(update_fields=["active"])
+    else:
+        rule.delete()
+        rule.pk = pk
+    rebased = _rebase_open_cases(tier=tier, by=by, now=now) if apply_to_open_cases else 0
     _audit(
         by=by,
         model="milestone_rule",
         instance=rule,
         action="retired",
-        before=before,
-        note=note,
+        before={**before, "active": True} if kept else before,
+        after={"active": False} if kept else None,
+        note=_rebase_note(note, apply_to_open_cases, rebased),
         now=now,
     )
-    if apply_to_open_cases:
-        _rebase_open_cases(tier=tier, by=by, now=now)
+
+
+@transaction.atomic
+def restore_milestone_rule(
+    *,
+    rule,
+    by: User,
+    apply_to_open_cases: bool = False,
+    note: str = "",
+    now: datetime | None = None,
+):
+    """Bring a retired clock back: it starts on new cases again, and on the open cases of
+    its tier when the change is applied to them."""
+    from casework.models import MilestoneRule
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    rule = MilestoneRule.objects.select_for_update().select_related("tier").get(pk=rule.pk)
+    if rule.active:
+        raise CaseworkError(_("This clock is in use."))
+    rule.active = True
+    rule.save(update_fields=["active"])
+    rebased = _rebase_open_cases(tier=rule.tier, by=by, now=now) if apply_to_open_cases else 0
+    _audit(
+        by=by,
+        model="milestone_rule",
+        instance=rule,
+        action="restored",
+        before={"active": False},
+        after={"active": True},
+        note=_rebase_note(note, apply_to_open_cases, rebased),
+        now=now,
+    )
+    return rule
 
 
 def _rebase_note(note: str, applied: bool, count: int) -> str:

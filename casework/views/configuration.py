@@ -257,6 +257,7 @@ def tier_page(request, tier_id: int):
                 "tier": tier,
                 "form": form,
                 "preview": preview_deadlines(tier=tier, at=at, calendar=calendar),
+                "retired_rules": tier.milestone_rules.filter(active=False),
                 "preview_form": config_forms.PreviewForm(initial={"at": at}),
                 "preview_at": at,
             },
@@ -409,12 +410,16 @@ def rule_retire(request, rule_id: int):
     if request.method != "POST":
         return redirect("configuration-rule", rule.pk)
     _require_editor(request)
+    # One form toggles: a retired clock is offered a restore, an active one a retirement.
+    restore = not rule.active
+    act = services.restore_milestone_rule if restore else services.retire_milestone_rule
     try:
-        services.retire_milestone_rule(rule=rule, by=request.user)
+        act(rule=rule, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("configuration-rule", rule.pk)
-    return _done(request, _("Clock taken off the tier."), "configuration-tier", rule.tier_id)
+    said = _("Clock restored.") if restore else _("Clock taken off the tier.")
+    return _done(request, said, "configuration-tier", rule.tier_id)
 
 
 # --- Departments -------------------------------------------------------------------------------

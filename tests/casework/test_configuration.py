@@ -251,16 +251,21 @@ def test_a_new_clock_reaches_open_cases_only_when_asked(hospital):
     assert "code" in refused.value.message_dict
 
 
-def test_a_clock_cases_have_used_stays_in_their_history(hospital):
+def test_a_clock_cases_have_used_is_retired_and_stays_in_their_history(hospital):
     admin = hospital.staff["admin"]
     hospital.register()
-    with pytest.raises(CaseworkError):
-        retire_milestone_rule(rule=resolve_rule(hospital), by=admin)
-    assert MilestoneRule.objects.filter(tier=hospital.tiers["minor"], code="resolve").exists()
+    used = resolve_rule(hospital)
+    retire_milestone_rule(rule=used, by=admin)
+    assert not resolve_rule(hospital).active
+    retired = ConfigurationChange.objects.get(action="retired", object_id=used.pk)
+    assert retired.after == {"active": False}
     unused = hospital.tiers["major"].milestone_rules.get(code="resolve")
     retire_milestone_rule(rule=unused, by=admin)
     assert not MilestoneRule.objects.filter(pk=unused.pk).exists()
-    assert ConfigurationChange.objects.get(action="retired").before["amount"] == 10
+    assert (
+        ConfigurationChange.objects.get(object_id=unused.pk, action="retired").before["amount"]
+        == 10
+    )
 
 
 def test_a_department_cannot_move_under_its_own_branch(hospital):

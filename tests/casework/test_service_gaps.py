@@ -133,3 +133,58 @@ def test_an_oversight_role_lends_no_approval_limit_to_a_site_role(hospital, worl
         approve_compensation(compensation=compensation, by=manager, now=FRIDAY_MORNING)
     assert Compensation.objects.get(pk=compensation.pk).approved_at is None
 
+
+# --- A clock cases have used is retired, and can be restored -------------------------------
+
+
+def test_a_retired_clock_starts_on_no_new_case_and_is_promised_no_more(hospital):
+    from casework.models import ConfigurationChange, MilestoneState
+    from casework.selectors import published_time_limits
+    from casework.services import restore_milestone_rule, retire_milestone_rule
+
+    admin = hospital.staff["admin"]
+    rule = hospital.tiers["minor"].milestone_rules.get(code="resolve")
+    old = hospital.register()
+    retire_milestone_rule(rule=rule, by=admin, now=FRIDAY_MORNING)
+    rule.refresh_from_db()
+    assert not rule.active and old.milestones.get(code="resolve").state == MilestoneState.OPEN
+    new = hospital.register()
+    assert not new.milestones.filter(code="resolve").exists()
+    promised = {
+        row["tier"]: [m["name"] for m in row["milestones"]] for row in published_time_limits()
+    }
+    assert "resolve" not in promised["轻微"] and "resolve" in promised["重大"]
+    with pytest.raises(CaseworkError):
+        retire_milestone_rule(rule=rule, by=admin)
+
+    restore_milestone_rule(rule=rule, by=admin, apply_to_open_cases=True, now=FRIDAY_MORNING)
+    assert ConfigurationChange.objects.filter(action="restored", object_id=rule.pk).exists()
+    assert new.milestones.get(code="resolve").state == MilestoneState.OPEN
+    assert hospital.register().milestones.filter(code="resolve").exists()
+
+
+def test_retiring_a_used_clock_for_the_open_cases_cancels_their_clock(hospital):
+    from casework.models import MilestoneState
+    from casework.services import retire_milestone_rule
+
+    rule = hospital.tiers["minor"].milestone_rules.get(code="resolve")
+    case = hospital.register()
+    retire_milestone_rule(
+        rule=rule, by=hospital.staff["admin"], apply_to_open_cases=True, now=FRIDAY_MORNING
+    )
+    assert case.milestones.get(code="resolve").state == MilestoneState.CANCELLED
+    assert case.timeline.filter(action="clocks_rebased").exists()
+
+
+def test_only_the_site_admin_retires_or_restores_a_clock(hospital):
+    from casework.services import restore_milestone_rule, retire_milestone_rule
+
+    rule = hospital.tiers["minor"].milestone_rules.get(code="resolve")
+    hospital.register()
+    with pytest.raises(CaseworkError):
+        retire_milestone_rule(rule=rule, by=hospital.staff["manager"])
+    retire_milestone_rule(rule=rule, by=hospital.staff["admin"])
+    with pytest.raises(CaseworkError):
+        restore_milestone_rule(rule=rule, by=hospital.staff["manager"])
+    rule.refresh_from_db()
+    assert not rule.active
