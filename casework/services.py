@@ -2164,66 +2164,127 @@ def _rebase_open_cases(*, by: User, now: datetime, tier: Tier | None = None) -> 
     """Re-base the open clocks of the open cases (of `tier`, or all) on today's rules and
     calendar, counted from each case's registration, with a timeline event on each case whose
     clocks moved. A clock the change did not move keeps its escalation level, so nobody is
-    told twice of the same miss. Returns the number of cases whose clocks moved."""
+    told twice of the same miss. Returns the number of cases whose clocks moved.
+
+    Thousands of cases are re-based inside the admin's request: this is `_start_clocks` for
+    many cases at once (the same `_wanted_rules` and `_restart`), with a fixed number of
+    statements: the cases and their milestones read once, the calendar once, the milestones
+    and cases that changed written in bulk, the cross-site index in one upsert and one
+    delete per kind, the timeline events in one insert."""
     calendar = site_calendar()
-    moved = 0
-    for case in (
+    cases = list(
         _open_cases(tier)
         .select_for_update(of=("self",))
         .select_related("tier", "nature", "content", "lead_department")
+        .prefetch_related("tier__milestone_rules")
         .order_by("pk")
-    ):
-        before = {m.code: m for m in case.milestones.select_related("rule")}
-        _start_clocks(case, since=case.registered_at, now=now, actor=by, calendar=calendar)
-        after = {m.code: m for m in case.milestones.select_related("rule")}
+    )
+    if not cases:
+        return 0
+    by_case: dict[int, list[Milestone]] = {}
+    for milestone in Milestone.objects.filter(case__in=cases).select_related("rule"):
+        by_case.setdefault(milestone.case_id, []).append(milestone)
+    changed: list[Milestone] = []
+    created: list[Milestone] = []
+    unindexed: set[int] = set()
+    indexed: dict[int, tuple[Milestone, datetime]] = {}  # by id(): new ones have no pk yet
+    upgrades: dict[int, datetime | None] = {}
+    moved_cases: list[Case] = []
+    events: list[TimelineEvent] = []
+    note = _("The site's time limits changed: open clocks re-based on the new rules.")
+    for case in cases:
+        existing = {m.code: m for m in by_case.get(case.pk, [])}
+        before = {code: _clock_state(m) for code, m in existing.items()}
+        unindexed.update(m.pk for m in existing.values())
+        wanted = _wanted_rules(case.tier)
+        for code, milestone in existing.items():
+            if code not in wanted and milestone.met_at is None:
+                milestone.state = MilestoneState.CANCELLED
+        for code, rule in wanted.items():
+            milestone = existing.get(code)
+            if milestone is None:
+                milestone = existing[code] = Milestone(case=case, code=code)
+                created.append(milestone)
+            elif milestone.met_at is not None:
+                continue
+            _restart(milestone, rule, since=case.registered_at, now=now, calendar=calendar)
+            if milestone.state == MilestoneState.OPEN and case.paused_at is None:
+                indexed[id(milestone)] = (milestone, milestone.due_at)
+            if rule.met_by == MetBy.REPORT:
+                _report(case, rule, now=now)
         changes_before, changes_after = {}, {}
-        for code, milestone in after.items():
+        for code, milestone in existing.items():
             old = before.get(code)
-            if old is not None and old.due_at == milestone.due_at and old.state == milestone.state:
+            if old is not None and old[1] == milestone.due_at and old[2] == milestone.state:
                 continue
             if (
                 old is not None
-                and old.state == MilestoneState.MISSED
+                and old[2] == MilestoneState.MISSED
                 and milestone.state == MilestoneState.OPEN
-                and old.due_at == milestone.due_at
+                and old[1] == milestone.due_at
             ):
-                _keep_escalation(case, milestone, old)
+                # The change did not move this missed clock: it keeps its escalation.
+                milestone.state, milestone.escalation_level, milestone.escalated_at = old[2:5]
+                levels = max(len(milestone.rule.escalation_chain), 1)
+                if case.paused_at is None and milestone.escalation_level < levels:
+                    alarm = _next_alarm(milestone, calendar=calendar)
+                    indexed[id(milestone)] = (milestone, alarm)
                 continue
-            changes_before[code] = _local_iso(old.due_at, calendar) if old is not None else None
+            changes_before[code] = _local_iso(old[1], calendar) if old is not None else None
             changes_after[code] = (
                 _local_iso(milestone.due_at, calendar)
                 if milestone.state != MilestoneState.CANCELLED
                 else None
             )
+        changed.extend(
+            m for code, m in existing.items() if m.pk and _clock_state(m) != before[code]
+        )
+        due = _upgrade_due(case, calendar=calendar)
+        upgrades[case.pk] = due
+        if case.upgrade_due_at != due:
+            case.upgrade_due_at = due
+            moved_cases.append(case)
         if changes_after:
-            moved += 1
-            _record(
-                case,
-                actor=by,
-                action="clocks_rebased",
-                at=now,
-                before=changes_before,
-                after=changes_after,
-                note=_("The site's time limits changed: open clocks re-based on the new rules."),
+            events.append(
+                TimelineEvent(
+                    case=case,
+                    actor=by,
+                    action="clocks_rebased",
+                    at=now,
+                    before=changes_before,
+                    after=changes_after,
+                    note=note,
+                )
             )
-    return moved
+    Milestone.objects.bulk_update(changed, _CLOCK_FIELDS, batch_size=500)
+    Milestone.objects.bulk_create(created)
+    Case.objects.bulk_update(moved_cases, ["upgrade_due_at"], batch_size=500)
+    due_by_pk = {m.pk: at for m, at in indexed.values()}
+    _unindex(Deadline.Kind.MILESTONE, unindexed - due_by_pk.keys())
+    _index_many(Deadline.Kind.MILESTONE, due_by_pk)
+    _unindex(Deadline.Kind.UPGRADE, [pk for pk, at in upgrades.items() if at is None])
+    _index_many(Deadline.Kind.UPGRADE, {pk: at for pk, at in upgrades.items() if at})
+    TimelineEvent.objects.bulk_create(events)
+    return len(events)
+
+
+_CLOCK_FIELDS = ["rule", "due_at", "state", "met_at", "escalation_level", "escalated_at"]
+
+
+def _clock_state(milestone: Milestone) -> tuple:
+    """What a re-base may change on a milestone (`_CLOCK_FIELDS`)."""
+    return (
+        milestone.rule_id,
+        milestone.due_at,
+        milestone.state,
+        milestone.escalation_level,
+        milestone.escalated_at,
+        milestone.met_at,
+    )
 
 
 def _local_iso(moment: datetime, calendar: SiteCalendar) -> str:
     return timezone.localtime(moment, calendar.tz).isoformat()
-
-
-def _keep_escalation(case: Case, milestone: Milestone, old: Milestone) -> None:
-    """Undo `_start_clocks`' reset of a clock whose due time did not move."""
-    milestone.state = old.state
-    milestone.escalation_level = old.escalation_level
-    milestone.escalated_at = old.escalated_at
-    milestone.save(update_fields=["state", "escalation_level", "escalated_at"])
-    levels = max(len(milestone.rule.escalation_chain), 1)
-    if case.paused_at is None and milestone.escalation_level < levels:
-        _index(Deadline.Kind.MILESTONE, milestone.pk, _next_alarm(milestone))
-    else:
-        _unindex(Deadline.Kind.MILESTONE, [milestone.pk])
 
 
 # -- Departments --------------------------------------------------------------------------------
