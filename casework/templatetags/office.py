@@ -15,3 +15,12 @@ def unread_notices(context) -> int:
     if user is None or not user.is_authenticated:
         return 0
     return unread_notification_count(user=user)
+
+
+@register.filter
+def sees_configuration(site_roles) -> bool:
+    """Whether these roles may open the configuration screens (read-only but for the site
+    admin): the screens' own rule, so the link and the view never disagree."""
+    from casework.views.configuration import VIEWERS
+
+    return bool(VIEWERS.intersection(site_roles or ()))

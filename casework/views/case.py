@@ -299,6 +299,7 @@ EVENT_LABELS = {
     "information_added": gettext_lazy("The complainant added information"),
     "rated": gettext_lazy("The complainant rated the handling"),
     "files_attached": gettext_lazy("Files attached"),
+    "clocks_rebased": gettext_lazy("Clocks re-based on changed time limits"),
 }
 
 
