@@ -2586,6 +2586,77 @@ def save_category(
     return category
 
 
+# -- Reply templates ----------------------------------------------------------------------------
+
+REPLY_TEMPLATE_FIELDS = (
+    "name",
+    "name_en",
+    "investigation",
+    "facts",
+    "responsibility",
+    "decision",
+    "active",
+)
+
+
+@transaction.atomic
+def save_reply_template(
+    *,
+    by: User,
+    template=None,
+    name: str,
+    name_en: str = "",
+    investigation: str = "",
+    facts: str = "",
+    responsibility: str = "",
+    decision: str = "",
+    active: bool = True,
+    now: datetime | None = None,
+):
+    """Create (`template` None) or change a reply template (回复模板), the wording staff start
+    a reply from on the case page. One no longer in use is offered no more; the replies
+    written from it keep their own text."""
+    from casework.models import ReplyTemplate
+
+    now = now or timezone.now()
+    _require_site_admin(by)
+    creating = template is None
+    if creating:
+        template = ReplyTemplate()
+    else:
+        template = ReplyTemplate.objects.select_for_update().get(pk=template.pk)
+    before = {} if creating else _state(template, REPLY_TEMPLATE_FIELDS)
+    template.name, template.name_en = name, name_en
+    parts = {
+        "investigation": investigation,
+        "facts": facts,
+        "responsibility": responsibility,
+        "decision": decision,
+    }
+    for field, value in parts.items():
+        setattr(template, field, (value or "").strip())
+    template.active = bool(active)
+    errors: dict = {}
+    _check_names(template, errors)
+    if not any(getattr(template, field) for field in parts):
+        errors["decision"] = _("Write at least one part of the reply.")
+    clash = ReplyTemplate.objects.filter(name=template.name).exclude(pk=template.pk)
+    if not errors.get("name") and clash.exists():
+        errors["name"] = _("Another reply template has this name.")
+    _raise(errors)
+    template.save()
+    _audit(
+        by=by,
+        model="reply_template",
+        instance=template,
+        action="created" if creating else "updated",
+        before=before,
+        after=_state(template, REPLY_TEMPLATE_FIELDS),
+        now=now,
+    )
+    return template
+
+
 # -- The calendar -------------------------------------------------------------------------------
 
 

@@ -85,4 +85,14 @@ urlpatterns = [
         name="configuration-staff-revoke",
     ),
     path("configuration/history/", configuration.history, name="configuration-history"),
+    path(
+        "configuration/reply-templates/",
+        configuration.reply_templates,
+        name="configuration-reply-templates",
+    ),
+    path(
+        "configuration/reply-templates/<int:template_id>/",
+        configuration.reply_template_page,
+        name="configuration-reply-template",
+    ),
 ]

@@ -402,3 +402,15 @@ class HistoryFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if site is not None:
             self.fields["actor"].queryset = site_people(site)
+
+
+class ReplyTemplateForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=200, required=False)
+    name_en = forms.CharField(label=_("English name"), max_length=200, required=False)
+    investigation = forms.CharField(label=_("investigation"), widget=forms.Textarea, required=False)
+    facts = forms.CharField(label=_("facts and evidence"), widget=forms.Textarea, required=False)
+    responsibility = forms.CharField(
+        label=_("responsibility"), widget=forms.Textarea, required=False
+    )
+    decision = forms.CharField(label=_("decision"), widget=forms.Textarea, required=False)
+    active = forms.BooleanField(label=_("in use"), required=False, initial=True)

@@ -814,3 +814,45 @@ def history(request):
             "history.html",
             {"form": form, "page": page, "query": query.urlencode()},
         )
+
+
+# --- Reply templates (the site admin's alone: they are wording, not rules to look at) ----------
+
+
+@site_role_required(*EDITORS)
+def reply_templates(request):
+    from casework.models import ReplyTemplate
+
+    form = config_forms.ReplyTemplateForm()
+    status = 200
+    if request.method == "POST":
+        form = config_forms.ReplyTemplateForm(request.POST)
+        if _attempt(
+            form, lambda: services.save_reply_template(by=request.user, **form.cleaned_data)
+        ):
+            return _done(request, _("Reply template saved."), "configuration-reply-templates")
+        status = 400
+    listing = ReplyTemplate.objects.order_by("-active", "name")
+    return _page(request, "reply_templates.html", {"templates": listing, "form": form}, status)
+
+
+@site_role_required(*EDITORS)
+def reply_template_page(request, template_id: int):
+    from casework.models import ReplyTemplate
+
+    template = get_object_or_404(ReplyTemplate, pk=template_id)
+    fields = services.REPLY_TEMPLATE_FIELDS
+    form = config_forms.ReplyTemplateForm(initial={f: getattr(template, f) for f in fields})
+    status = 200
+    if request.method == "POST":
+        form = config_forms.ReplyTemplateForm(request.POST)
+        saved = _attempt(
+            form,
+            lambda: services.save_reply_template(
+                by=request.user, template=template, **form.cleaned_data
+            ),
+        )
+        if saved:
+            return _done(request, _("Reply template saved."), "configuration-reply-templates")
+        status = 400
+    return _page(request, "reply_template.html", {"template": template, "form": form}, status)

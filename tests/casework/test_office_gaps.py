@@ -92,3 +92,68 @@ def test_another_sites_admin_cannot_retire_a_clock_here(hospital, world):
         rule.refresh_from_db()
     assert rule.active
 
+
+# --- Reply templates: the site admin keeps them -------------------------------------------
+
+TEMPLATES = "/office/configuration/reply-templates/"
+WORDING = {
+    "name": "地面湿滑致跌倒",
+    "name_en": "Slip on a wet floor",
+    "investigation": "经调查，保洁员拖地后未放置警示牌。",
+    "decision": "已对保洁员进行培训。",
+    "active": "on",
+}
+
+
+def test_the_site_admin_writes_a_reply_template_staff_then_start_from(hospital):
+    from casework.models import ReplyTemplate
+
+    admin = client_for(hospital.staff["admin"])
+    assert admin.post(TEMPLATES, WORDING, HTTP_HOST=HOST_A).status_code == 302
+    template = ReplyTemplate.objects.get(name="地面湿滑致跌倒")
+    change = ConfigurationChange.objects.get(model="reply_template", action="created")
+    assert change.object_id == template.pk and change.actor == hospital.staff["admin"]
+    listing = admin.get(TEMPLATES, HTTP_HOST=HOST_A).content.decode()
+    assert "Slip on a wet floor" in listing
+    page = f"{TEMPLATES}{template.pk}/"
+    changed = {**WORDING, "decision": "已培训并复查。"}
+    del changed["active"]  # no longer in use
+    assert admin.post(page, changed, HTTP_HOST=HOST_A).status_code == 302
+    template.refresh_from_db()
+    assert template.decision == "已培训并复查。" and not template.active
+    update = ConfigurationChange.objects.get(model="reply_template", action="updated")
+    assert update.before["active"] is True and update.after["active"] is False
+    case = hospital.register()
+    case_page = client_for(hospital.staff["reception"]).get(
+        f"/office/cases/{case.pk}/?reply_template={template.pk}", HTTP_HOST=HOST_A
+    )
+    assert "已培训并复查" not in case_page.content.decode()
+
+
+def test_a_reply_template_without_a_name_or_wording_is_refused_next_to_the_field(hospital):
+    from casework.models import ReplyTemplate
+
+    admin = client_for(hospital.staff["admin"], "zh-hans")
+    response = admin.post(TEMPLATES, {"name": " ", "decision": ""}, HTTP_HOST=HOST_A)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "请填写名称" in html
+    assert "请至少填写回复的一部分" in html
+    assert not ReplyTemplate.objects.exists() and not ConfigurationChange.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["manager", "project", "reception"])
+def test_only_the_site_admin_opens_the_reply_templates(hospital, who):
+    client = client_for(hospital.staff[who])
+    assert client.get(TEMPLATES, HTTP_HOST=HOST_A).status_code == 403
+    assert client.post(TEMPLATES, WORDING, HTTP_HOST=HOST_A).status_code == 403
+    assert not ConfigurationChange.objects.exists()
+
+
+def test_another_sites_staff_see_none_of_this_sites_reply_templates(hospital, world):
+    from casework.models import ReplyTemplate
+
+    ReplyTemplate.objects.create(name="A 站的模板", decision="A 的措辞")
+    for person in (world.people["manager_b"], world.people["regional_east"]):
+        response = client_for(person).get(TEMPLATES, HTTP_HOST=HOST_A)
+        assert response.status_code == 403 and "A 站的模板" not in response.content.decode()
