@@ -115,7 +115,7 @@ class SiteEditorMiddleware:
             return
         if user.is_superuser or Role.SITE_ADMIN not in current_site_roles(request):
             return
-        if request.path[len(self.prefix):].startswith(BLOCKED_FOR_SITE_EDITORS):
+        if request.path[len(self.prefix) :].startswith(BLOCKED_FOR_SITE_EDITORS):
             raise PermissionDenied("Site admins edit pages here; people are managed elsewhere.")
         editor = copy.copy(user)
         editor.__class__ = SiteEditor

@@ -40,13 +40,26 @@ def worker(tmp_path):
     }
     env.pop("CELERY_BROKER_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "carefront", "worker", "--pool", "solo",
-         "-I", "tests.celery_tasks", "-l", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "carefront",
+            "worker",
+            "--pool",
+            "solo",
+            "-I",
+            "tests.celery_tasks",
+            "-l",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
     )
-    original = {k: app.conf[k] for k in ("broker_url", "broker_transport_options",
-                                          "result_backend")}
+    original = {
+        k: app.conf[k] for k in ("broker_url", "broker_transport_options", "result_backend")
+    }
     app.conf.update(
         broker_url="filesystem://",
         broker_transport_options=filesystem_broker_options(tmp_path / "broker"),

@@ -51,6 +51,7 @@ def _in_english():
     with translation.override("en"):
         yield
 
+
 HOUR = timedelta(hours=1)
 
 
