@@ -30,7 +30,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
 # gthread: an idle keep-alive client or a slow upload doesn't pin a whole worker. Threads are
 # safe here: Django's connections (and so the tenant schema) are per thread.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or 2)
+# One thread a worker: a second one shares the worker's GIL, and the thread that holds the
+# day's reference-counter lock (until its intake commits) then waits for the interpreter while
+# every other intake on the site waits for it. Measured with tests/bench/public_form.py on an
+# idle machine: 1 thread 239 stored/s, p99 54 ms; 2 threads 163/s, p99 145 ms; 4 threads
+# 149/s, p99 203 ms. gthread still serves keep-alive connections.
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
 
 # Each worker imports the app itself: nothing (a DB connection, Sentry's thread) is shared
 # across the fork, and a HUP reloads new code.

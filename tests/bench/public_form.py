@@ -1,12 +1,12 @@
 """The public complaint form under load, through the production web server: stored per second.
 
 The site is served by gunicorn on loopback exactly as in production (`infra/gunicorn.conf.py`:
-gthread workers with 2 threads each, keep-alive 5 s, access log, workers recycled after about
-20,000 requests), with 2 workers (the 2-core machine). gthread, not sync: it is what production
-runs, and a sync worker closes the connection after every response, so keep-alive clients
-would reconnect for each submission. Environment of the server: DATABASE_URL of the bench
-database, a temporary CAREFRONT_VAR_DIR, CAREFRONT_ENV=development with DEBUG=0 and
-CONN_MAX_AGE=60 (production's persistent connections; development's default is 0, a new
+gthread workers with one thread each (GUNICORN_THREADS), keep-alive 5 s, access log, workers
+recycled after about 20,000 requests), with 2 workers (the 2-core machine). gthread, not sync:
+it is what production runs, and a sync worker closes the connection after every response, so
+keep-alive clients would reconnect for each submission. Environment of the server: DATABASE_URL
+of the bench database, a temporary CAREFRONT_VAR_DIR, CAREFRONT_ENV=development with DEBUG=0
+and CONN_MAX_AGE=60 (production's persistent connections; development's default is 0, a new
 connection per request), and both form rate limits raised to 1000000/60
 (PUBLIC_FORM_LIMIT_PER_ADDRESS and PUBLIC_FORM_LIMIT_PER_SITE): every submission comes from
 127.0.0.1, and the production limits (30 per 10 minutes per address) would turn all but the
@@ -621,7 +621,8 @@ def main() -> None:
         # Every error of db_cpu_ms is an undercount (a backend recycled by CONN_MAX_AGE takes
         # its CPU along): the highest round is the best estimate.
         f"db_cpu_ms={max(r['db_cpu_ms'] for r in rounds):.1f} "
-        f"load1={median('load1'):.1f} workers=2 worker_class=gthread threads=2"
+        f"load1={median('load1'):.1f} workers=2 worker_class=gthread "
+        f"threads={os.environ.get('GUNICORN_THREADS') or 1}"
     )
 
 
