@@ -133,3 +133,26 @@ def hospital(world):
             departments=departments,
             categories=categories,
         )
+
+
+@pytest.fixture
+def in_english():
+    """Labels and messages as an English reader gets them (used by the screen tests)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+def client_for(user, language: str = "en"):
+    """A test client logged in as `user`, reading the office in `language`."""
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client
+
+
+def resolve_rule(hospital) -> MilestoneRule:
+    """The minor tier's "resolve" clock, the one the configuration tests change."""
+    return hospital.tiers["minor"].milestone_rules.get(code="resolve")

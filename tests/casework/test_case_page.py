@@ -5,27 +5,16 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from casework.models import ReplyTemplate
 from casework.services import classify_case, dispatch_case, reply_to_complainant
+from tests.casework.conftest import client_for
 from tests.conftest import HOST_A, HOST_B
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 QUERY_BUDGET = 23  # 36 before the page shared its reads (roles, departments, staff)
-
-
-@pytest.fixture(autouse=True)
-def _in_english():
-    with translation.override("en"):
-        yield
-
-
-def client_for(user) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(user)
-    return client
 
 
 def page(client, case, host=HOST_A):

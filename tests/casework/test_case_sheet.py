@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from casework.services import (
@@ -18,13 +18,7 @@ from casework.services import (
 )
 from tests.conftest import HOST_A, HOST_B
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _in_english():
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
 def cjk_extractable() -> bool:

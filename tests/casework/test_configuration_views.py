@@ -14,35 +14,18 @@ from casework.models import (
     ConfigurationChange,
     Department,
     Milestone,
-    MilestoneRule,
     SiteConfiguration,
     TimelineEvent,
 )
 from casework.services import add_calendar_day
 from tenants.models import Membership, Role, User
 from tenants.services import grant_role
-from tests.casework.conftest import FRIDAY_MORNING
+from tests.casework.conftest import FRIDAY_MORNING, client_for, resolve_rule
 from tests.conftest import HOST_A, HOST_B
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 BASE = "/office/configuration/"
-
-
-@pytest.fixture(autouse=True)
-def _in_english():
-    with translation.override("en"):
-        yield
-
-
-def client_for(user, language="en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
-    return client
-
-
-def resolve_rule(hospital) -> MilestoneRule:
-    return hospital.tiers["minor"].milestone_rules.get(code="resolve")
 
 
 def rule_post(hospital, **changes) -> dict:

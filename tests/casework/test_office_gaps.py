@@ -2,34 +2,16 @@
 re-base, and retiring or restoring a clock from its screen."""
 
 import pytest
-from django.test import Client
-from django.utils import translation
 from django_tenants.utils import tenant_context
 
-from casework.models import ConfigurationChange, MilestoneRule
+from casework.models import ConfigurationChange
 from casework.services import update_milestone_rule
-from tests.casework.conftest import FRIDAY_MORNING
+from tests.casework.conftest import FRIDAY_MORNING, client_for, resolve_rule
 from tests.conftest import HOST_A, HOST_B
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 LINK = 'href="/office/configuration/"'
-
-
-@pytest.fixture(autouse=True)
-def _in_english():
-    with translation.override("en"):
-        yield
-
-
-def client_for(user, language="en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
-    return client
-
-
-def resolve_rule(hospital) -> MilestoneRule:
-    return hospital.tiers["minor"].milestone_rules.get(code="resolve")
 
 
 @pytest.mark.parametrize("who", ["admin", "manager", "project", "regional_east", "firm_admin"])

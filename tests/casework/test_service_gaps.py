@@ -4,7 +4,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
 
 from casework.models import CaseStatus, Compensation, Extension
 from casework.services import (
@@ -23,10 +22,7 @@ from tests.casework.conftest import FRIDAY_MORNING
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture(autouse=True)
-def _in_english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def _closed_with_pending_decisions(hospital):
